@@ -1,0 +1,47 @@
+# The README's two commands: `make demo` and `make test`. Everything else is set-up they call.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+HOST   ?= 127.0.0.1
+PORT   ?= 5000
+DB     ?= instance/examserver.db
+
+.PHONY: demo test install lint bench clean translations chromium
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/examserver db upgrade --db $(DB)
+	$(VENV)/bin/examserver demo --db $(DB) --host $(HOST) --port $(PORT)
+
+# Browser tests need Debian's Chromium; install it when it is missing and we may (root).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = "0" ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	  else echo "Chromium is missing: sudo apt-get install chromium" >&2; fi; }
+
+test: $(STAMP) chromium
+	$(VENV)/bin/ruff check examserver tests bench
+	$(PY) -m pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check examserver tests bench
+	$(VENV)/bin/mypy examserver
+
+translations: $(STAMP)
+	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o examserver/translations/messages.pot .
+	$(VENV)/bin/pybabel update -i examserver/translations/messages.pot -d examserver/translations --no-fuzzy-matching
+	$(VENV)/bin/pybabel compile -d examserver/translations
+
+bench: $(STAMP)
+	$(PY) bench/bank_bench.py
+
+clean:
+	rm -rf $(VENV) instance/examserver.db* .pytest_cache

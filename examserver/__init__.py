@@ -1,0 +1,57 @@
+"""examserver: computer-based exams for a work-safety training and assessment centre."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(overrides: dict[str, Any] | None = None) -> Flask:
+    """Build the application: settings from defaults, environment, then ``overrides``."""
+    from examserver.config import load_settings
+
+    app = Flask(
+        __name__,
+        instance_path=str(ROOT / "instance"),
+        instance_relative_config=True,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+    )
+    app.config.from_mapping(load_settings(Path(app.instance_path), overrides))
+
+    from examserver import errors, i18n, web
+    from examserver.auth import views as auth_views
+    from examserver.cli import register_commands
+    from examserver.extensions import csrf, db, login_manager, socketio
+    from examserver.question_bank import views as bank_views
+
+    db.init_app(app)
+    with app.app_context():
+        from examserver.db import install_sqlite_pragmas
+
+        install_sqlite_pragmas(db.engine, app.config["EXAMSERVER"]["SQLITE_SYNCHRONOUS"])
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    i18n.init_app(app)
+    settings = app.config["EXAMSERVER"]
+    with warnings.catch_warnings():
+        # eventlet announces its own deprecation on import (see docs/architecture.md).
+        warnings.simplefilter("ignore", DeprecationWarning)
+        socketio.init_app(
+            app,
+            async_mode=settings["ASYNC_MODE"],
+            message_queue=settings["MESSAGE_QUEUE"],
+            cors_allowed_origins=[],
+            max_http_buffer_size=64 * 1024,
+        )
+    errors.init_app(app)
+    auth_views.init_app(app)
+    web.init_app(app)
+    bank_views.init_app(app)
+    register_commands(app)
+    return app

@@ -1,0 +1,1 @@
+"""The demo world: real safety question banks, staff, blueprints and exam sessions."""

@@ -1,0 +1,28 @@
+"""Import every model so that the metadata (and Alembic) sees all tables."""
+
+from examserver.auth.models import Role, User
+from examserver.papers.models import Blueprint, BlueprintSection, MultiScoring, Paper, PaperItem
+from examserver.question_bank.models import (
+    Bank,
+    Media,
+    Question,
+    QuestionStatus,
+    QuestionVersion,
+    Topic,
+)
+
+__all__ = [
+    "Bank",
+    "Blueprint",
+    "BlueprintSection",
+    "Media",
+    "MultiScoring",
+    "Paper",
+    "PaperItem",
+    "Question",
+    "QuestionStatus",
+    "QuestionVersion",
+    "Role",
+    "Topic",
+    "User",
+]

@@ -1,0 +1,1 @@
+"""Question banks: banks, knowledge points, versioned questions, import and export."""

@@ -1,0 +1,61 @@
+"""The application factory, settings and the schema migrations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from alembic import command
+
+from examserver import create_app
+from examserver.db import alembic_config, upgrade_database
+from tests.conftest import PG_URL, require_postgres
+
+
+def test_settings_come_from_environment_then_overrides(monkeypatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("EXAMSERVER_DATABASE_URL", "sqlite:///" + str(tmp_path / "env.db"))
+    monkeypatch.setenv("EXAMSERVER_LOCALE", "en")
+    app = create_app({"SECRET_KEY": "k", "ASYNC_MODE": "threading"})
+    assert app.config["SQLALCHEMY_DATABASE_URI"].endswith("env.db")
+    assert app.config["BABEL_DEFAULT_LOCALE"] == "en"
+    app = create_app({"DATABASE_URL": "sqlite:///" + str(tmp_path / "o.db"), "SECRET_KEY": "k",
+                      "ASYNC_MODE": "threading"})
+    assert app.config["SQLALCHEMY_DATABASE_URI"].endswith("o.db")
+
+
+def test_postgres_urls_use_the_green_thread_driver(tmp_path: Path) -> None:
+    app = create_app({"DATABASE_URL": "postgresql://u@h/db", "SECRET_KEY": "k",
+                      "ASYNC_MODE": "threading"})
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg2://u@h/db"
+
+
+def test_sqlite_runs_in_wal_with_foreign_keys(app) -> None:
+    from examserver.extensions import db
+
+    with app.app_context():
+        with db.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
+def test_migrations_build_the_models_schema_on_sqlite(tmp_path: Path) -> None:
+    url = "sqlite:///" + str(tmp_path / "m.db")
+    upgrade_database(url)
+    command.check(alembic_config(url))  # raises if the models and migrations differ
+    command.downgrade(alembic_config(url), "base")
+    upgrade_database(url)
+
+
+@pytest.mark.postgres
+def test_migrations_build_the_models_schema_on_postgres() -> None:
+    require_postgres()
+    from sqlalchemy import create_engine
+
+    engine = create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg2://"))
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
+    engine.dispose()
+    upgrade_database(PG_URL)
+    command.check(alembic_config(PG_URL))
+    command.downgrade(alembic_config(PG_URL), "base")
+    upgrade_database(PG_URL)
