@@ -28,6 +28,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from examserver.auth import views as auth_views
     from examserver.cli import register_commands
     from examserver.extensions import csrf, db, login_manager, socketio
+    from examserver.papers import views as paper_views
+    from examserver.question_bank import transfer_views
     from examserver.question_bank import views as bank_views
 
     db.init_app(app)
@@ -53,5 +55,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     auth_views.init_app(app)
     web.init_app(app)
     bank_views.init_app(app)
+    transfer_views.init_app(app)
+    paper_views.init_app(app)
     register_commands(app)
     return app

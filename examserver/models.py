@@ -10,8 +10,14 @@ from examserver.question_bank.models import (
     QuestionVersion,
     Topic,
 )
+from examserver.sessions.models import Candidate, ExamKind, ExamSession, Registration, StartMode
 
 __all__ = [
+    "Candidate",
+    "ExamKind",
+    "ExamSession",
+    "Registration",
+    "StartMode",
     "Bank",
     "Blueprint",
     "BlueprintSection",

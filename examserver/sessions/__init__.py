@@ -1,0 +1,1 @@
+"""Exam sessions (考试场次), candidates and their registrations."""
