@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask
+if TYPE_CHECKING:
+    from flask import Flask
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     """Build the application: settings from defaults, environment, then ``overrides``."""
+    from flask import Flask
+
     from examserver.config import load_settings
 
     app = Flask(
@@ -43,7 +46,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     settings = app.config["EXAMSERVER"]
     with warnings.catch_warnings():
         # eventlet announces its own deprecation on import (see docs/architecture.md).
-        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore")
         socketio.init_app(
             app,
             async_mode=settings["ASYNC_MODE"],

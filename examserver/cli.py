@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -12,37 +10,6 @@ from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 
 ASYNC_MODES = ("eventlet", "gevent", "threading")
-
-
-def _early_async_patch(argv: list[str]) -> None:
-    """Monkey-patch for eventlet or gevent before anything else imports the stdlib."""
-    serving = "serve" in argv or ("demo" in argv and "--seed-only" not in argv)
-    if not serving:
-        return
-    mode = os.environ.get("EXAMSERVER_ASYNC_MODE", "eventlet")
-    for i, arg in enumerate(argv):
-        if arg == "--async-mode" and i + 1 < len(argv):
-            mode = argv[i + 1]
-        elif arg.startswith("--async-mode="):
-            mode = arg.split("=", 1)[1]
-    if mode == "eventlet":
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
-            import eventlet
-
-        eventlet.monkey_patch()
-        from psycogreen.eventlet import patch_psycopg
-
-        patch_psycopg()
-    elif mode == "gevent":
-        from gevent import monkey
-
-        monkey.patch_all()
-        from psycogreen.gevent import patch_psycopg
-
-        patch_psycopg()
 
 
 def _make_app() -> Flask:
@@ -147,11 +114,14 @@ def user_create(role: str, password_file: Any, display_name: str, username: str)
 @click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--db", "db_path", default=None, help="Database URL or SQLite file path.")
 @click.option("--async-mode", type=click.Choice(ASYNC_MODES), default=None)
-@with_appcontext
 def serve(host: str, port: int, db_path: str | None, async_mode: str | None) -> None:
     """Serve examserver with Flask-SocketIO (eventlet by default)."""
-    extra = {"ASYNC_MODE": async_mode} if async_mode else {}
-    run_server(app_for(db_path, **extra), host, port)
+    from examserver import create_app
+
+    overrides: dict[str, Any] = {"ASYNC_MODE": async_mode} if async_mode else {}
+    if db_path is not None:
+        overrides["DATABASE_URL"] = database_url(db_path)
+    run_server(create_app(overrides), host, port)
 
 
 def run_server(app: Flask, host: str, port: int) -> None:
@@ -192,6 +162,5 @@ class ExamServerGroup(FlaskGroup):
 
 
 def main() -> None:
-    """Entry point of the ``examserver`` console script."""
-    _early_async_patch(sys.argv[1:])
+    """Run the command line (``examserver.launcher`` patches for green threads first)."""
     ExamServerGroup(help="examserver: computer-based work-safety exams.")()
