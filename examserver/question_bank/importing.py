@@ -66,7 +66,8 @@ DEFAULT_MAX_ROWS = 20000
 DEFAULT_MEDIA_MAX_BYTES = 2048 * 1024
 BATCH = 1000
 TOPIC_NAME_MAX = 200
-BANK_CODE = re.compile(r"^[\w.\-]{1,64}$")
+BANK_CODE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # as the bank form has it
+TOPIC_MAX_DEPTH = 12
 
 
 # ------------------------------------------------------------------------------ the layout
@@ -417,6 +418,8 @@ def parse_table(table: Table, fmt: str, max_rows: int = DEFAULT_MAX_ROWS) -> Par
             continue
         columns[column.field] = index
         where[column.field] = (title.strip(), letter)
+    if "option A" in where:
+        where["options"] = where["option A"]
     for column in COLUMNS:
         if column.required and column.field not in columns:
             parsed.issues.append(
@@ -504,6 +507,13 @@ def _parse_sheet_row(
 def _parse_topic(row: ImportRow, cell: str) -> str:
     parts = [p.strip() for p in cell.replace("／", TOPIC_SEPARATOR).split(TOPIC_SEPARATOR)]
     parts = [p for p in parts if p]
+    if len(parts) > TOPIC_MAX_DEPTH:
+        row.add(
+            "topic",
+            "bad_topic",
+            _("A knowledge point path has at most %(max)d levels.", max=TOPIC_MAX_DEPTH),
+        )
+        return ""
     for part in parts:
         if len(part) > TOPIC_NAME_MAX:
             row.add(
@@ -659,7 +669,9 @@ def _parse_json_question(number: int, item: Any, types: dict[str, str]) -> Impor
         difficulty = DEFAULT_DIFFICULTY
     row.difficulty = _parse_difficulty(row, str(difficulty))
     qtype = QuestionType.registry.get(row.type)
-    defaults = qtype.default_options() if qtype is not None else []
+    if qtype is None:
+        return row
+    defaults = qtype.default_options()
     answer = item.get("answer")
     if isinstance(answer, str):
         answer = [answer]
@@ -928,7 +940,7 @@ def check_bank_code(code: str) -> str:
     if not BANK_CODE.match(code):
         raise ImportRequestError(
             "bad_bank_code",
-            _("A bank code is 1 to 64 letters, digits, '.', '-' or '_', without spaces."),
+            _("A bank code is 1 to 64 letters, digits, _ or -."),
         )
     return code
 

@@ -509,6 +509,9 @@ def parse_qti(
 ) -> ParsedFile:
     """Read a QTI content package (zip) or one assessmentItem file into import rows."""
     parsed = ParsedFile("qti")
+    if filename.lower().endswith(".zip") and not data.startswith(b"PK"):
+        parsed.issues.append(Issue("not_a_zip", _("The file is not a valid zip archive.")))
+        return parsed
     if data.startswith(b"PK"):
         archive = open_zip(data)
         try:
@@ -695,9 +698,23 @@ def _read_item_or_raise(
     ]
     if not correct:
         raise QtiError("no_correct_response", _("The item declares no correct response."))
-    converter = _HtmlWriter(href, package, row)
     choices = _children(interaction, "simpleChoice")
     ids = [c.get("identifier", "") for c in choices]
+    _note_scoring(row, root, declaration)
+    if interaction.get("shuffle") == "true":
+        fixed = [i for c, i in zip(choices, ids, strict=True) if c.get("fixed") == "true"]
+        if fixed:
+            row.add(
+                "options",
+                "fixed_not_kept",
+                _(
+                    "Choice %(choices)s is fixed in place in the item; fixed positions are not "
+                    "kept: when a blueprint shuffles options, all of them move.",
+                    choices=", ".join(fixed),
+                ),
+                "warning",
+            )
+    converter = _HtmlWriter(href, package, row)
     texts = [converter.convert(c) for c in choices]
     prompt = _children(interaction, "prompt")
     stem_parts = [converter.convert_many(_stem_nodes(bodies[0], interaction))]
@@ -723,20 +740,6 @@ def _read_item_or_raise(
     row.type = types.get(meta.get("type", "").casefold(), "") or _guess_type(
         cardinality, ids, texts
     )
-    _note_scoring(row, root, declaration)
-    if interaction.get("shuffle") == "true":
-        fixed = [i for c, i in zip(choices, ids, strict=True) if c.get("fixed") == "true"]
-        if fixed:
-            row.add(
-                "options",
-                "fixed_not_kept",
-                _(
-                    "Choice %(choices)s is fixed in place in the item; fixed positions are not "
-                    "kept: when a blueprint shuffles options, all of them move.",
-                    choices=", ".join(fixed),
-                ),
-                "warning",
-            )
     qtype = QuestionType.registry.get(row.type)
     defaults = qtype.default_options() if qtype is not None else []
     if defaults:
