@@ -286,7 +286,8 @@ def item_xml(question: ExportedQuestion, media: _PackageMedia) -> tuple[bytes, l
             showHide="show",
         )
         _fill(feedback, question.explanation, media, used)
-    xml = etree.tostring(item, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+    # Not pretty-printed: whitespace inside rich text is content.
+    xml = etree.tostring(item, xml_declaration=True, encoding="UTF-8")
     return xml, used
 
 
@@ -857,9 +858,16 @@ class _HtmlWriter:
         self.media: dict[str, MediaFile] = {}
         self.simplified: set[str] = set()
 
+    @staticmethod
+    def _text(text: str | None) -> str:
+        """Escape text; whitespace that only lays out the XML (a line break) is dropped."""
+        if not text or (not text.strip() and "\n" in text):
+            return ""
+        return html.escape(text, quote=False)
+
     def convert(self, element: etree._Element) -> str:
         """Return the content of ``element`` (not the element itself) as HTML."""
-        parts = [html.escape(element.text or "", quote=False)]
+        parts = [self._text(element.text)]
         parts.extend(self._node(child) for child in element)
         return "".join(parts).strip()
 
@@ -868,7 +876,7 @@ class _HtmlWriter:
 
     def _node(self, element: etree._Element) -> str:
         tag = local(element.tag)
-        tail = html.escape(element.tail or "", quote=False)
+        tail = self._text(element.tail)
         if not tag:
             return tail
         if tag == "img":
@@ -878,9 +886,7 @@ class _HtmlWriter:
             raise QtiError(
                 "unsupported_content", _("%(kind)s in the item are not supported.", kind=kind)
             )
-        inner = html.escape(element.text or "", quote=False) + "".join(
-            self._node(c) for c in element
-        )
+        inner = self._text(element.text) + "".join(self._node(c) for c in element)
         if tag == "span" and _UNDERLINE in (element.get("class") or "").split():
             return f"<u>{inner}</u>{tail}"
         if tag == "br":
