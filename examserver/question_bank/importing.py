@@ -893,9 +893,8 @@ def _store_media(
     if not wanted:
         return {}
     by_hash = {hashlib.sha256(m.data).hexdigest(): m for m in wanted.values()}
-    known: dict[str, int] = dict(
-        session.execute(select(Media.sha256, Media.id).where(Media.sha256.in_(list(by_hash))))
-    )
+    query = select(Media.sha256, Media.id).where(Media.sha256.in_(list(by_hash)))
+    known: dict[str, int] = dict(session.execute(query).all())  # a list of (sha256, id) rows
     for digest, media in by_hash.items():
         if digest not in known:
             item = Media(
