@@ -271,7 +271,9 @@ def validate_blueprint(
             refuse("earliest_submit_min", "bad_earliest_submit",
                    _("The earliest submission must be between 0 and the duration."))
     if data.pass_score is not None:
-        max_score = data.max_score
+        # Against a maximum computed from refused counts or points the check would only mislead.
+        sections_refused = any(e.field.startswith("sections") for e in errors)
+        max_score = None if sections_refused else data.max_score
         upper_score = max_score if max_score is not None else float("inf")
         if not 0 <= data.pass_score <= upper_score or round(data.pass_score, 2) != data.pass_score:
             refuse("pass_score", "bad_pass_score",
