@@ -1,0 +1,1 @@
+"""Exam delivery: attempts, the server's clock, answers saved at every click, submission."""
