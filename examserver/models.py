@@ -1,6 +1,7 @@
 """Import every model so that the metadata (and Alembic) sees all tables."""
 
 from examserver.auth.models import Role, User
+from examserver.delivery.models import Answer, Attempt, ServerClock
 from examserver.papers.models import Blueprint, BlueprintSection, MultiScoring, Paper, PaperItem
 from examserver.question_bank.models import (
     Bank,
@@ -10,9 +11,15 @@ from examserver.question_bank.models import (
     QuestionVersion,
     Topic,
 )
+from examserver.records.models import TrainingRecord, VerificationFailure
 from examserver.sessions.models import Candidate, ExamKind, ExamSession, Registration, StartMode
 
 __all__ = [
+    "Answer",
+    "Attempt",
+    "ServerClock",
+    "TrainingRecord",
+    "VerificationFailure",
     "Candidate",
     "ExamKind",
     "ExamSession",
