@@ -25,11 +25,19 @@ def tolerate_missing_nav(app: Flask) -> None:
     app.url_build_error_handlers.append(handler)
 
 
+def in_english(client: FlaskClient) -> FlaskClient:
+    """Switch the client's pages to English, so assertions do not depend on the translation."""
+    from tests.conftest import csrf_token
+
+    client.post("/lang/en", data={"csrf_token": csrf_token(client)})
+    return client
+
+
 @pytest.fixture
 def editor(app: Flask, login: Callable[..., FlaskClient]) -> FlaskClient:
-    """A test client logged in as an administrator."""
+    """A test client logged in as an administrator, reading English pages."""
     tolerate_missing_nav(app)
-    return login("admin")
+    return in_english(login("admin"))
 
 
 def add_question(
@@ -107,3 +115,22 @@ def use_in_paper(app: Flask, question_id: int) -> int:
         mark_versions_used(db.session, [version.id])
         db.session.commit()
         return paper.id
+
+
+def login_as(app: Flask, role: str = "admin", username: str | None = None) -> FlaskClient:
+    """Create a user of ``role`` on any database and return a client logged in as them."""
+    from examserver.auth.operations import create_user
+    from tests.conftest import csrf_token
+
+    name = username or f"{role}1"
+    with app.app_context():
+        create_user(db.session, name, "secret-pass", role)
+        db.session.commit()
+    tolerate_missing_nav(app)
+    client = app.test_client()
+    response = client.post(
+        "/login",
+        data={"username": name, "password": "secret-pass", "csrf_token": csrf_token(client)},
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return in_english(client)
