@@ -17,7 +17,12 @@ from examserver import create_app
 from examserver.extensions import db
 
 CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-PG_URL = os.environ.get("EXAMSERVER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+PG_BASE_URL = os.environ.get(
+    "EXAMSERVER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+# Each test run works in a database of its own, so that parallel runs never collide.
+PG_DATABASE = f"examserver_test_{os.getpid()}"
+PG_URL = PG_BASE_URL.rsplit("/", 1)[0] + "/" + PG_DATABASE
 REDIS_URL = os.environ.get("EXAMSERVER_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 SHARED = Path(
     os.environ.get("EXAMSERVER_SHARED", Path(__file__).resolve().parents[1].parent / "shared")
@@ -28,10 +33,31 @@ def _postgres_reason() -> str | None:
     try:
         import psycopg2
 
-        psycopg2.connect(PG_URL.replace("+psycopg2", ""), connect_timeout=3).close()
+        conn = psycopg2.connect(PG_BASE_URL, connect_timeout=3)
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute(f"DROP DATABASE IF EXISTS {PG_DATABASE}")
+            cur.execute(f"CREATE DATABASE {PG_DATABASE}")
+        conn.close()
     except Exception as exc:  # noqa: BLE001
-        return f"PostgreSQL at {PG_URL} is not reachable: {exc}"
+        return f"PostgreSQL at {PG_BASE_URL} is not usable: {exc}"
     return None
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Drop this run's PostgreSQL database if one was made."""
+    if _pg_reason is not None:
+        return
+    import psycopg2
+
+    try:
+        conn = psycopg2.connect(PG_BASE_URL, connect_timeout=3)
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute(f"DROP DATABASE IF EXISTS {PG_DATABASE} WITH (FORCE)")
+        conn.close()
+    except psycopg2.Error:
+        pass
 
 
 _pg_reason: str | None | bool = False
