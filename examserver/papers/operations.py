@@ -126,7 +126,7 @@ class BlueprintError(ValueError):
 
 
 class FormLike(Protocol):
-    def get(self, key: str, default: Any = None) -> Any: ...
+    def get(self, key: str) -> Any: ...
 
     def getlist(self, key: str) -> list[Any]: ...
 
@@ -658,6 +658,34 @@ def _check_seed(seed: str) -> None:
         raise BlueprintError("bad_seed", _("A seed is 1 to 64 characters."))
 
 
+class PaperDrawer:
+    """Draws the papers of one blueprint with its pools loaded once, e.g. for every candidate
+    of a session when it opens. Exposure is kept up to date between the papers it stores."""
+
+    def __init__(self, session: Session, blueprint: Blueprint, exposure_control: bool = True):
+        self.session = session
+        self.blueprint = blueprint
+        self.spec = spec_of(blueprint)
+        self.pools = section_pools(session, blueprint)
+        self.exposure: dict[int, int] | None = (
+            question_exposure(session, blueprint.bank_id) if exposure_control else None
+        )
+
+    def preview(self, seed: str, avoid: Sequence[Sequence[int]] | None = None) -> DrawnPaper:
+        """Draw a paper without storing it; raises DrawError or BlueprintError (bad_seed)."""
+        _check_seed(seed)
+        return draw_paper(self.spec, self.pools, seed, self.exposure, avoid)
+
+    def draw(self, seed: str, avoid: Sequence[Sequence[int]] | None = None) -> Paper:
+        """Draw a paper and store it (see ``draw_paper_for``); flushes."""
+        drawn = self.preview(seed, avoid)
+        paper = store_paper(self.session, self.blueprint, drawn)
+        if self.exposure is not None:
+            for item in drawn.items:
+                self.exposure[item.version_id] = self.exposure.get(item.version_id, 0) + 1
+        return paper
+
+
 def draw_unstored(
     session: Session,
     blueprint: Blueprint,
@@ -667,11 +695,11 @@ def draw_unstored(
 ) -> DrawnPaper:
     """Draw a paper from the bank's current active questions without storing anything.
 
-    Raises DrawError (``pool_too_small`` …) when the bank cannot feed the blueprint.
+    Raises DrawError (``pool_too_small`` …) when the bank cannot feed the blueprint, and
+    BlueprintError (``bad_seed``) for a seed that is not 1 to 64 characters.
     """
     _check_seed(seed)
-    exposure = question_exposure(session, blueprint.bank_id) if exposure_control else None
-    return draw_paper(spec_of(blueprint), section_pools(session, blueprint), seed, exposure, avoid)
+    return PaperDrawer(session, blueprint, exposure_control).preview(seed, avoid)
 
 
 def store_paper(session: Session, blueprint: Blueprint, drawn: DrawnPaper) -> Paper:
@@ -711,10 +739,11 @@ def draw_paper_for(
 
     ``avoid`` holds the neighbouring seats' papers (``paper_layout(p)`` of each): no question
     will sit at the position a neighbour has it at, where the bank allows. The least-used
-    questions are preferred unless ``exposure_control`` is off.
+    questions are preferred unless ``exposure_control`` is off. For many candidates at once,
+    ``PaperDrawer`` loads the pools once.
     """
-    drawn = draw_unstored(session, blueprint, seed, avoid, exposure_control)
-    return store_paper(session, blueprint, drawn)
+    _check_seed(seed)
+    return PaperDrawer(session, blueprint, exposure_control).draw(seed, avoid)
 
 
 def paper_layout(paper: Paper) -> list[int]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from typing import cast
 
 from flask import (
     Blueprint,
@@ -19,6 +20,7 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from jinja2 import TemplateNotFound
+from sqlalchemy.orm import Session
 
 from examserver.auth.access import BANK_EDITORS, roles_required
 from examserver.extensions import db
@@ -35,8 +37,13 @@ log = logging.getLogger("examserver.papers")
 EXAM_QUESTION_PARTIAL = "exam/_question.html"
 
 
+def _session() -> Session:
+    """The request's database session (a scoped session, typed as what it stands for)."""
+    return cast(Session, db.session)
+
+
 def _get_blueprint(blueprint_id: int) -> PaperBlueprint:
-    blueprint = db.session.get(PaperBlueprint, blueprint_id)
+    blueprint = _session().get(PaperBlueprint, blueprint_id)
     if blueprint is None:
         abort(404)
     return blueprint
@@ -45,7 +52,7 @@ def _get_blueprint(blueprint_id: int) -> PaperBlueprint:
 @bp.get("/blueprints")
 @roles_required(*BANK_EDITORS)
 def blueprints() -> ResponseReturnValue:
-    rows = [(b, ops.feasibility(db.session, b)) for b in ops.list_blueprints(db.session)]
+    rows = [(b, ops.feasibility(_session(), b)) for b in ops.list_blueprints(_session())]
     return render_template("papers/blueprints.html", rows=rows)
 
 
@@ -57,12 +64,12 @@ def new_blueprint() -> ResponseReturnValue:
         return _form(ops.new_blueprint_data(bank_id), [], None)
     data = ops.blueprint_data_from_form(request.form)
     try:
-        blueprint = ops.create_blueprint(db.session, data)
+        blueprint = ops.create_blueprint(_session(), data)
     except ops.BlueprintInvalid as exc:
-        db.session.rollback()
+        _session().rollback()
         log.info("blueprint refused: %s", [(e.field, e.code) for e in exc.errors])
         return _form(data, exc.errors, None), 400
-    db.session.commit()
+    _session().commit()
     flash(_("Blueprint %(code)s saved.", code=blueprint.code), "success")
     return redirect(url_for(".blueprint", blueprint_id=blueprint.id), 303)
 
@@ -75,15 +82,15 @@ def edit_blueprint(blueprint_id: int) -> ResponseReturnValue:
         return _form(ops.blueprint_data_of(blueprint), [], blueprint)
     data = ops.blueprint_data_from_form(request.form)
     try:
-        ops.update_blueprint(db.session, blueprint, data)
+        ops.update_blueprint(_session(), blueprint, data)
     except ops.BlueprintInvalid as exc:
-        db.session.rollback()
+        _session().rollback()
         log.info("blueprint %s edit refused: %s", blueprint_id,
                  [(e.field, e.code) for e in exc.errors])
         return _form(data, exc.errors, blueprint), 400
-    db.session.commit()
+    _session().commit()
     flash(_("Blueprint %(code)s saved.", code=blueprint.code), "success")
-    if ops.paper_count(db.session, blueprint):
+    if ops.paper_count(_session(), blueprint):
         flash(_("Papers drawn before this edit keep their questions."), "warning")
     return redirect(url_for(".blueprint", blueprint_id=blueprint.id), 303)
 
@@ -94,15 +101,15 @@ def _form(
     by_field: dict[str, list[ops.FieldError]] = {}
     for error in errors:
         by_field.setdefault(error.field, []).append(error)
-    banks = list(db.session.scalars(db.select(Bank).order_by(Bank.code)))
+    banks = list(_session().scalars(db.select(Bank).order_by(Bank.code)))
     return render_template(
         "papers/blueprint_form.html",
         data=data,
         errors=by_field,
         blueprint=blueprint,
-        papers=ops.paper_count(db.session, blueprint) if blueprint is not None else 0,
+        papers=ops.paper_count(_session(), blueprint) if blueprint is not None else 0,
         banks=banks,
-        topics=ops.topic_tree(db.session),
+        topics=ops.topic_tree(_session()),
         types=type_names(),
         scoring_rules=[m.value for m in MultiScoring],
         blank_section=ops.SectionData(),
@@ -116,8 +123,8 @@ def blueprint(blueprint_id: int) -> ResponseReturnValue:
     return render_template(
         "papers/blueprint.html",
         blueprint=item,
-        report=ops.feasibility(db.session, item),
-        papers=ops.paper_count(db.session, item),
+        report=ops.feasibility(_session(), item),
+        papers=ops.paper_count(_session(), item),
         topic_paths=_topic_paths(item.bank_id),
     )
 
@@ -128,7 +135,7 @@ def sample(blueprint_id: int) -> ResponseReturnValue:
     item = _get_blueprint(blueprint_id)
     seed = (request.form.get("seed") or "").strip() or secrets.token_hex(8)
     try:
-        drawn = ops.draw_unstored(db.session, item, seed)
+        drawn = ops.draw_unstored(_session(), item, seed)
     except DrawError as exc:
         log.info("sample draw of blueprint %s refused: %s", blueprint_id, exc.code)
         flash(f"{draw_error_message(exc)} ({exc.code})", "error")
@@ -137,7 +144,7 @@ def sample(blueprint_id: int) -> ResponseReturnValue:
         log.info("sample draw of blueprint %s refused: %s", blueprint_id, exc.code)
         flash(f"{exc.message} ({exc.code})", "error")
         return redirect(url_for(".blueprint", blueprint_id=blueprint_id), 303)
-    questions = ops.candidate_questions(db.session, drawn)
+    questions = ops.candidate_questions(_session(), drawn)
     return render_template(
         "papers/sample.html",
         blueprint=item,
@@ -153,13 +160,13 @@ def delete_blueprint(blueprint_id: int) -> ResponseReturnValue:
     item = _get_blueprint(blueprint_id)
     code = item.code
     try:
-        ops.delete_blueprint(db.session, item)
+        ops.delete_blueprint(_session(), item)
     except ops.BlueprintError as exc:
-        db.session.rollback()
+        _session().rollback()
         log.info("blueprint %s delete refused: %s", blueprint_id, exc.code)
         flash(f"{exc.message} ({exc.code})", "error")
         return redirect(url_for(".blueprint", blueprint_id=blueprint_id), 303)
-    db.session.commit()
+    _session().commit()
     flash(_("Blueprint %(code)s deleted.", code=code), "success")
     return redirect(url_for(".blueprints"), 303)
 
@@ -178,7 +185,7 @@ def draw_error_message(exc: DrawError) -> str:
 
 
 def _topic_paths(bank_id: int) -> dict[int, str]:
-    tree = ops.topic_tree(db.session, [bank_id]).get(bank_id, [])
+    tree = ops.topic_tree(_session(), [bank_id]).get(bank_id, [])
     return {t["id"]: t["path"] for t in tree}
 
 

@@ -448,3 +448,26 @@ def test_a_blueprint_with_papers_is_not_deleted(
         db.session.commit()
         assert db.session.scalars(select(Blueprint.code)).all() == ["BP-1"]
         assert db.session.scalar(select(func.count()).select_from(BlueprintSection)) == 1
+
+
+def test_a_drawer_draws_a_room_with_the_pools_loaded_once(
+    any_db_app: Flask, stocked_bank: dict[str, Any]
+) -> None:
+    blueprint_id = _blueprint(any_db_app, stocked_bank["bank_id"], [
+        section(type="judge", count=2, topic_ids=[stocked_bank["law"]]),  # 2 of 4
+    ])
+    with any_db_app.test_request_context():
+        drawer = ops.PaperDrawer(db.session, db.session.get(Blueprint, blueprint_id))
+        layouts: list[list[int]] = []
+        for seat in range(4):
+            paper = drawer.draw(f"seat-{seat}", avoid=layouts[-1:])
+            layouts.append(ops.paper_layout(paper))
+        db.session.commit()
+        # Least used first: seats 1-2 cover the pool, and so do seats 3-4.
+        assert len(set(layouts[0] + layouts[1])) == 4
+        assert len(set(layouts[2] + layouts[3])) == 4
+        used = db.session.scalars(
+            select(QuestionVersion.used_count).where(QuestionVersion.used_count > 0)
+        ).all()
+        assert sorted(used) == [2, 2, 2, 2]
+        assert db.session.scalar(select(func.count()).select_from(Paper)) == 4
