@@ -11,6 +11,7 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 
 from examserver.demo.seed import MAX_DRILL_CANDIDATES, DemoWorld, seed_demo
+from examserver.i18n import role_label
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +78,7 @@ def describe(world: DemoWorld, site: str, serving: bool) -> str:
     lines = [_("examserver demo world"), ""]
     lines.append(_("Staff logins (username / password / role):"))
     for login in world.logins:
-        lines.append(f"  {login.username:<10} {login.password:<22} {login.role}")
+        lines.append(f"  {login.username:<10} {login.password:<22} {role_label(login.role)}")
     lines.append("")
     lines.append(_("Question banks:"))
     for bank in world.banks:

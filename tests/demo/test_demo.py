@@ -136,8 +136,8 @@ def _row_counts() -> dict[str, int]:
     }
 
 
-def test_seeding_twice_changes_nothing(app: Flask) -> None:
-    with app.app_context():
+def test_seeding_twice_changes_nothing(any_db_app: Flask) -> None:
+    with any_db_app.app_context():
         first = seed_demo(db.session, now=MORNING)
         db.session.commit()
         counts = _row_counts()
@@ -270,7 +270,7 @@ def test_seeding_refuses_bad_arguments(app: Flask) -> None:
         with pytest.raises(ValueError, match="drill_candidates"):
             seed_demo(db.session, drill_candidates=-1)
         with pytest.raises(ValueError, match="timezone-aware"):
-            seed_demo(db.session, now=dt.datetime(2026, 3, 10, 10, 0))  # noqa: DTZ001
+            seed_demo(db.session, now=dt.datetime(2026, 3, 10, 10, 0))
         assert db.session.scalar(select(func.count()).select_from(Question)) == 0
 
 
