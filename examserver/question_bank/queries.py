@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from flask import current_app
 from flask_babel import gettext as _
@@ -166,14 +167,14 @@ def parse_filters(args: Mapping[str, str], per_page: int | None = None) -> Quest
     )
 
 
-def _subtree(topic_id: int) -> Select[tuple[int]]:
+def _subtree(topic_id: int) -> Select[Any]:
     """Select a knowledge point's id and all its descendants' ids, in SQL."""
     tree = select(Topic.id).where(Topic.id == topic_id).cte("subtree", recursive=True)
     tree = tree.union_all(select(Topic.id).where(Topic.parent_id == tree.c.id))
     return select(tree.c.id)
 
 
-def _filtered(session: Session, filters: QuestionFilters) -> Select[tuple[int]]:
+def _filtered(session: Session, filters: QuestionFilters) -> Select[Any]:
     """Return the statement selecting the ids of matching questions (checks bank and topic)."""
     stmt = select(Question.id)
     if filters.bank_id is not None:

@@ -389,17 +389,15 @@ def _save_question(question: Question | None) -> ResponseReturnValue:
         )
     if entry.topic_path:
         existing = ops.find_topic(db.session, bank, entry.topic_path)
-        if (
-            current is not None
-            and existing is not None
-            and _unchanged(current, content, existing.id)
-        ):
+        target_topic, new_path = existing, existing is None
+    else:
+        target_topic, new_path = topic, False
+    if question is not None and current is not None and not new_path:
+        if _unchanged(current, content, target_topic.id if target_topic else None):
             flash(_("Nothing changed."), "success")
             return redirect(url_for("bank.question_edit", question_id=question.id), code=303)
+    if entry.topic_path:
         topic = ops.ensure_topic(db.session, bank, entry.topic_path)
-    elif current is not None and _unchanged(current, content, topic.id if topic else None):
-        flash(_("Nothing changed."), "success")
-        return redirect(url_for("bank.question_edit", question_id=question.id), code=303)
     try:
         if question is None:
             question = ops.create_question(db.session, bank, content, topic, current_user.id)
