@@ -48,6 +48,7 @@ MAX_COUNT = 1000
 MAX_POINTS = 1000.0
 MAX_DURATION = 600
 MAX_SEED = 64
+MAX_ID = 2**31 - 1  # beyond an INTEGER column: SQLite would raise rather than miss
 
 # Defaults from DOMAIN.md: 100 points, pass at 80, 120 minutes, no submission in the first 30.
 DEFAULT_DURATION = 120
@@ -152,9 +153,10 @@ def blueprint_data_from_form(form: FormLike) -> BlueprintData:
     def identifier(raw: Any) -> int:
         # Anything that is not an id reads as one no row has, so validation names the field.
         try:
-            return int(str(raw))
+            value = int(str(raw))
         except ValueError:
             return -1
+        return value if 0 < value <= MAX_ID else -1
 
     indices = sorted(
         {int(m.group(1)) for key in form.keys() if (m := _SECTION_FIELD.match(str(key)))}

@@ -43,6 +43,8 @@ def _session() -> Session:
 
 
 def _get_blueprint(blueprint_id: int) -> PaperBlueprint:
+    if blueprint_id > ops.MAX_ID:
+        abort(404)
     blueprint = _session().get(PaperBlueprint, blueprint_id)
     if blueprint is None:
         abort(404)

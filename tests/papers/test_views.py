@@ -332,3 +332,23 @@ def test_an_unknown_blueprint_is_404(login: Callable[..., FlaskClient]) -> None:
     client = login("admin")
     assert client.get("/admin/blueprints/999").status_code == 404
     assert client.get("/admin/blueprints/999/edit").status_code == 404
+
+
+def test_out_of_range_numbers_are_refused_not_crashed_on(
+    login: Callable[..., FlaskClient], bank: dict[str, int], app: Flask
+) -> None:
+    client = login("admin")
+    huge = "9" * 30
+    token = csrf_token(client, "/admin/blueprints/new")
+    data = form_data(bank["id"], token, **{
+        "sections-0-topic_ids": huge, "sections-0-count": huge,
+        "sections-1-points": "nan", "pass_score": "inf", "duration_min": "1e3",
+    })
+    data["bank_id"] = huge
+    response = client.post("/admin/blueprints/new", data=data)
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    for code in ("unknown_bank", "bad_count", "not_a_number"):
+        assert f'data-code="{code}"' in page
+    assert count(app, Blueprint) == 0
+    assert client.get(f"/admin/blueprints/{huge}").status_code == 404
