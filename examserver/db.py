@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import DateTime, Engine, MetaData, event
-from sqlalchemy.orm import DeclarativeBase, registry
+from sqlalchemy.orm import DeclarativeBase, Session, registry
 from sqlalchemy.types import TypeDecorator
 
 NAMING = {
@@ -74,7 +76,30 @@ def install_sqlite_pragmas(engine: Engine, synchronous: str = "FULL") -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN")
+        # A write path asks for IMMEDIATE so that it holds the write lock from its first read:
+        # a deferred transaction that reads, then writes, can fail with SQLITE_BUSY_SNAPSHOT.
+        mode = conn.get_execution_options().get("sqlite_begin", "")
+        conn.exec_driver_sql(f"BEGIN {mode}".strip())
+
+
+@contextmanager
+def transaction(engine: Engine, write: bool = False) -> Iterator[Session]:
+    """Yield an ORM session in one short transaction: committed on success, else rolled back.
+
+    ``write=True`` takes SQLite's write lock at BEGIN (a no-op elsewhere). Socket.IO handlers and
+    background tasks use this instead of the request-scoped session: nothing stays open.
+    """
+    options = {"sqlite_begin": "IMMEDIATE"} if write and engine.dialect.name == "sqlite" else {}
+    with engine.connect().execution_options(**options) as conn:
+        session = Session(bind=conn, expire_on_commit=False, autoflush=True)
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
 
 
 def alembic_config(url: str) -> Any:

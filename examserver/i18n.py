@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Flask, current_app, request, session
+from flask import Flask, current_app, has_request_context, session
 from flask_babel import gettext as _
 
 from examserver.extensions import babel
@@ -14,17 +14,10 @@ LANGUAGES = {"zh_CN": "中文", "en": "English"}
 
 def select_locale() -> str:
     """Choose the UI language: the visitor's choice, else the configured default."""
-    chosen = session.get("lang") if _has_session() else None
+    chosen = session.get("lang") if has_request_context() else None
     if chosen in LANGUAGES:
         return str(chosen)
     return str(current_app.config["EXAMSERVER"]["LOCALE"])
-
-
-def _has_session() -> bool:
-    try:
-        return request is not None and session is not None
-    except RuntimeError:
-        return False
 
 
 def init_app(app: Flask) -> None:
