@@ -23,11 +23,7 @@ from examserver.auth.models import Role
 from tests.conftest import csrf_token, make_app
 
 ROLES = [role.value for role in Role]
-PUBLIC_API = {"/api/login"}
-# Views guarded by flask_login.login_required instead of roles_required/public. Any
-# authenticated role may log out, so there is no role to deny; the audit still checks below
-# that they refuse anonymous callers. Empty this set once auth/views.py marks them.
-LOGIN_ONLY = {"auth.logout", "auth.api_logout"}
+PUBLIC_API = {"/api/login", "/api/exam/login"}
 
 
 @pytest.fixture(scope="module")
@@ -123,7 +119,7 @@ def _call(client: FlaskClient, method: str, url: str, token: str):
 def test_every_endpoint_states_who_may_use_it(audit_app: Flask) -> None:
     unmarked = []
     for endpoint, view in audit_app.view_functions.items():
-        if endpoint == "static" or endpoint in LOGIN_ONLY:
+        if endpoint == "static":
             continue
         if not hasattr(view, "allowed_roles"):
             unmarked.append(endpoint)
@@ -154,8 +150,6 @@ def test_admin_routes_are_for_bank_editors_or_narrower(audit_app: Flask) -> None
 def test_anonymous_callers_are_sent_to_login(audit_app: Flask) -> None:
     client, token = _client(audit_app, None)
     for rule in _guarded_rules(audit_app):
-        if rule.endpoint in LOGIN_ONLY:
-            continue
         url = _url(rule)
         for method in _methods(rule):
             response = _call(client, method, url, token)
@@ -173,7 +167,7 @@ def test_other_roles_are_forbidden(audit_app: Flask, role: str) -> None:
     for rule in _guarded_rules(audit_app):
         view = audit_app.view_functions[rule.endpoint]
         allowed = getattr(view, "allowed_roles", None)
-        if rule.endpoint in LOGIN_ONLY or allowed is None or role in allowed:
+        if allowed is None or role in allowed:
             continue
         url = _url(rule)
         for method in _methods(rule):
@@ -184,23 +178,6 @@ def test_other_roles_are_forbidden(audit_app: Flask, role: str) -> None:
         assert checked > 0  # every non-editor role is refused the bank pages at least
 
 
-def test_login_only_views_still_refuse_anonymous_callers(audit_app: Flask) -> None:
-    client, token = _client(audit_app, None)
-    for rule in audit_app.url_map.iter_rules():
-        if rule.endpoint not in LOGIN_ONLY:
-            continue
-        for method in _methods(rule):
-            response = _call(client, method, _url(rule), token)
-            assert response.status_code in (302, 401), (method, rule.rule)
-            if response.status_code == 302:
-                assert response.headers["Location"].startswith("/login")
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="auth.api_logout uses flask_login.login_required, which redirects an API caller "
-    "instead of answering 401; roles_required(*Role) would. Drop this marker once fixed.",
-)
 def test_api_logout_answers_401_to_anonymous_callers(audit_app: Flask) -> None:
     client, token = _client(audit_app, None)
     assert _call(client, "POST", "/api/logout", token).status_code == 401

@@ -8,19 +8,20 @@ from flask import Blueprint, Flask, flash, jsonify, redirect, render_template, r
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_login import login_required, login_user, logout_user
+from flask_login import login_user, logout_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from examserver.auth.access import public
-from examserver.auth.models import User
+from examserver.auth.access import public, roles_required
+from examserver.auth.models import Role, User
 from examserver.db import utcnow
 from examserver.errors import AppError
 from examserver.extensions import csrf, db, login_manager
 
 bp = Blueprint("auth", __name__)
+ALL_ROLES = tuple(Role.__members__)
 
 
 class LoginForm(FlaskForm):
@@ -60,7 +61,7 @@ def login() -> ResponseReturnValue:
 
 
 @bp.post("/logout")
-@login_required
+@roles_required(*ALL_ROLES)
 def logout() -> ResponseReturnValue:
     logout_user()
     return redirect(url_for("auth.login"))
@@ -86,7 +87,7 @@ def api_login() -> ResponseReturnValue:
 
 
 @bp.post("/api/logout")
-@login_required
+@roles_required(*ALL_ROLES)
 def api_logout() -> ResponseReturnValue:
     logout_user()
     return jsonify(ok=True)
