@@ -753,7 +753,7 @@ def _read_item_or_raise(
 
 def _stem_nodes(body: etree._Element, interaction: etree._Element) -> list[etree._Element]:
     """The itemBody's content that is not the interaction (nor a block holding only it)."""
-    nodes = []
+    nodes: list[etree._Element] = []
     for child in body:
         if child is interaction:
             continue

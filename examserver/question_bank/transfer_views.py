@@ -142,12 +142,12 @@ def drop_pending(token: str) -> None:
         (folder / f"{token}{suffix}").unlink(missing_ok=True)
 
 
-def _limits() -> dict[str, int]:
-    settings = current_app.config["EXAMSERVER"]
-    return {
-        "max_rows": int(settings["IMPORT_MAX_ROWS"]),
-        "media_max_bytes": int(settings["MEDIA_MAX_KB"]) * 1024,
-    }
+def _max_rows() -> int:
+    return int(current_app.config["EXAMSERVER"]["IMPORT_MAX_ROWS"])
+
+
+def _media_max_bytes() -> int:
+    return int(current_app.config["EXAMSERVER"]["MEDIA_MAX_KB"]) * 1024
 
 
 def _banks() -> list[Bank]:
@@ -210,17 +210,27 @@ def import_check() -> ResponseReturnValue:
             bank_code = check_bank_code(new_code)
             if get_bank(db.session, bank_code) is not None:
                 return _form_page(
-                    _("A bank with code %(code)s exists already: choose it in the list.",
-                      code=bank_code),
+                    _(
+                        "A bank with code %(code)s exists already: choose it in the list.",
+                        code=bank_code,
+                    ),
                     400,
-                )  # fmt: skip
+                )
     except ImportRequestError as exc:
         return _form_page(exc.message, 400)
     data = upload.read()
     report = import_file(
-        db.session, data, filename, bank_code, bank_name=bank_name, fmt=fmt, dry_run=True,
-        valid_only=request.form.get("valid_only") == "1", **_limits(),
-    )  # fmt: skip
+        db.session,
+        data,
+        filename,
+        bank_code,
+        bank_name=bank_name,
+        fmt=fmt,
+        dry_run=True,
+        valid_only=request.form.get("valid_only") == "1",
+        max_rows=_max_rows(),
+        media_max_bytes=_media_max_bytes(),
+    )
     db.session.rollback()
     token = ""
     if not report.file_errors and report.valid_rows:
@@ -230,8 +240,12 @@ def import_check() -> ResponseReturnValue:
         )
     log.info(
         "import dry run by %s: %s into %s, %d rows, %d valid",
-        current_user.username, filename, bank_code, len(report.rows), len(report.valid_rows),
-    )  # fmt: skip
+        current_user.username,
+        filename,
+        bank_code,
+        len(report.rows),
+        len(report.valid_rows),
+    )
     return _report_page(report, token, bank_name, 200 if token else 422)
 
 
@@ -242,10 +256,17 @@ def import_confirm() -> ResponseReturnValue:
     pending = load_pending(request.form.get("token", ""), current_user.id)
     valid_only = request.form.get("valid_only") == "1"
     report = import_file(
-        db.session, pending.data, pending.filename, pending.bank_code,
-        bank_name=pending.bank_name, fmt=pending.format, valid_only=valid_only,
-        user_id=current_user.id, **_limits(),
-    )  # fmt: skip
+        db.session,
+        pending.data,
+        pending.filename,
+        pending.bank_code,
+        bank_name=pending.bank_name,
+        fmt=pending.format,
+        valid_only=valid_only,
+        user_id=current_user.id,
+        max_rows=_max_rows(),
+        media_max_bytes=_media_max_bytes(),
+    )
     if not report.imported:
         db.session.rollback()
         flash(_("Nothing was imported: the file has errors (see below)."), "error")
@@ -254,8 +275,11 @@ def import_confirm() -> ResponseReturnValue:
     drop_pending(pending.token)
     log.info(
         "import by %s: %d questions from %s into %s",
-        current_user.username, report.imported, pending.filename, pending.bank_code,
-    )  # fmt: skip
+        current_user.username,
+        report.imported,
+        pending.filename,
+        pending.bank_code,
+    )
     skipped = len(report.rejected_rows)
     message = _(
         "Imported %(count)d questions into bank %(code)s.",
