@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
@@ -49,7 +50,6 @@ from examserver.question_bank.tabular import (
     read_xlsx,
     sniff_format,
 )
-from examserver.question_bank.tabular import translate as _
 from examserver.question_bank.types import (
     LETTERS,
     InvalidQuestion,

@@ -19,6 +19,7 @@ import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from flask_babel import gettext as _
 from lxml import etree
 from lxml import html as lxml_html
 from sqlalchemy import select
@@ -42,7 +43,6 @@ from examserver.question_bank.importing import (
 from examserver.question_bank.models import Bank, Media
 from examserver.question_bank.richtext import plain_text
 from examserver.question_bank.tabular import TableError, open_zip, read_zip_member
-from examserver.question_bank.tabular import translate as _
 from examserver.question_bank.types import QuestionType
 
 QTI_NS = "http://www.imsglobal.org/xsd/imsqti_v2p1"

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask_babel import gettext
+from flask_babel import gettext as _
 
 log = logging.getLogger("examserver.import")
 
@@ -29,17 +29,6 @@ HEADER_SEARCH_ROWS = 10
 FORMULA_START = ("=", "+", "-", "@")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 _NUMBER = re.compile(r"^[+-]?\d+(\.\d+)?$")
-
-
-def translate(message: str, **params: Any) -> str:
-    """Translate a message; outside a request (CLI, benchmarks) fall back to the English text."""
-    try:
-        return str(gettext(message, **params))
-    except RuntimeError:  # examserver.i18n.select_locale needs a request context for now
-        return message % params if params else message
-
-
-_ = translate
 
 
 class TableError(ValueError):
