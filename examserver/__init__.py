@@ -30,6 +30,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from examserver import errors, i18n, web
     from examserver.auth import views as auth_views
     from examserver.cli import register_commands
+    from examserver.delivery import views as delivery_views
     from examserver.extensions import csrf, db, login_manager, socketio
     from examserver.papers import views as paper_views
     from examserver.question_bank import transfer_views
@@ -52,7 +53,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
             async_mode=settings["ASYNC_MODE"],
             message_queue=settings["MESSAGE_QUEUE"],
             cors_allowed_origins=[],
-            max_http_buffer_size=64 * 1024,
+            max_http_buffer_size=1024 * 1024,
         )
     errors.init_app(app)
     auth_views.init_app(app)
@@ -60,5 +61,6 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     bank_views.init_app(app)
     transfer_views.init_app(app)
     paper_views.init_app(app)
+    delivery_views.init_app(app)
     register_commands(app)
     return app

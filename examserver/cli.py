@@ -130,6 +130,9 @@ def run_server(app: Flask, host: str, port: int) -> None:
 
     mode = app.config["EXAMSERVER"]["ASYNC_MODE"]
     click.echo(f"examserver on http://{host}:{port} ({mode})", err=True)
+    clock = app.extensions.get("examserver.clock")
+    if clock is not None:
+        clock.start()
     kwargs: dict[str, Any] = {"host": host, "port": port, "use_reloader": False}
     if mode == "threading":
         kwargs["allow_unsafe_werkzeug"] = True

@@ -22,9 +22,24 @@ DEFAULTS: dict[str, Any] = {
     "MEDIA_MAX_KB": 2048,
     "QUESTIONS_PER_PAGE": 50,
     "IMPORT_MAX_ROWS": 20000,
+    # Training-record cards
+    "ISSUER_NAME": "常州市安全生产培训考核中心",
+    "CARD_PREFIX": "PX",
+    "CARD_TRAINING_HOURS": 16,
+    # Public card verification: wrong tries allowed per client per window
+    "VERIFY_MAX_FAILURES": 10,
+    "VERIFY_WINDOW_MIN": 15,
 }
 
-_INT_KEYS = {"MAX_UPLOAD_MB", "MEDIA_MAX_KB", "QUESTIONS_PER_PAGE", "IMPORT_MAX_ROWS"}
+_INT_KEYS = {
+    "MAX_UPLOAD_MB",
+    "MEDIA_MAX_KB",
+    "QUESTIONS_PER_PAGE",
+    "IMPORT_MAX_ROWS",
+    "CARD_TRAINING_HOURS",
+    "VERIFY_MAX_FAILURES",
+    "VERIFY_WINDOW_MIN",
+}
 
 
 def load_settings(instance_path: Path, overrides: dict[str, Any] | None = None) -> dict[str, Any]:

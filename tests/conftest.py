@@ -83,6 +83,8 @@ def _fresh_schema(app: Flask) -> None:
 
 
 def make_app(database_url: str, **overrides: Any) -> Flask:
+    import examserver.models  # noqa: F401  (every table, for create_all)
+
     app = create_app(
         {
             "DATABASE_URL": database_url,

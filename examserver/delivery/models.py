@@ -26,6 +26,9 @@ class Attempt(db.Model):  # type: ignore[name-defined,misc]
     status: Mapped[str] = mapped_column(String(16), default=AttemptStatus.waiting.value)
     duration_ms: Mapped[int] = mapped_column()
     earliest_submit_ms: Mapped[int] = mapped_column(default=0)
+    # The blueprint's grading rules, frozen when the paper is drawn.
+    pass_score: Mapped[float] = mapped_column(Numeric(8, 2, asdecimal=False), default=0)
+    multi_scoring: Mapped[str] = mapped_column(String(32), default="all_or_nothing")
     extension_ms: Mapped[int] = mapped_column(default=0)
     paused_ms: Mapped[int] = mapped_column(default=0)
     credited_ms: Mapped[int] = mapped_column(default=0)
@@ -36,6 +39,7 @@ class Attempt(db.Model):  # type: ignore[name-defined,misc]
     last_seq: Mapped[int] = mapped_column(default=0)
     position: Mapped[int] = mapped_column(default=0)
     # The one live terminal: its Socket.IO sid and when it was last heard from.
+    terminal_id: Mapped[str] = mapped_column(String(64), default="")
     terminal_sid: Mapped[str | None] = mapped_column(String(64), default=None)
     terminal_seen_at: Mapped[dt.datetime | None] = mapped_column(default=None)
     terminal_address: Mapped[str] = mapped_column(String(64), default="")

@@ -1,0 +1,381 @@
+"""The candidate's edges: the terminal page, the login API and the `/exam` Socket.IO namespace.
+
+Each handler is thin: validate the payload's shape, find the attempt from the connection's
+authenticated identity (never from the payload), call a service, answer.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from flask import Blueprint, Flask, current_app, jsonify, render_template, request
+from flask.typing import ResponseReturnValue
+from flask_babel import force_locale
+from flask_socketio import ConnectionRefusedError, Namespace, join_room
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+from examserver.auth.access import public
+from examserver.db import transaction, utcnow
+from examserver.delivery import service
+from examserver.delivery.errors import error_body, message_for
+from examserver.delivery.service import DeliveryError
+from examserver.delivery.tasks import ClockTasks
+from examserver.delivery.writer import AnswerWrite, AnswerWriter
+from examserver.extensions import csrf, db, socketio
+from examserver.i18n import LANGUAGES
+from examserver.notify import EXAM_NS, attempt_room, session_room, to_attempt
+
+log = logging.getLogger("examserver.delivery")
+
+bp = Blueprint("exam", __name__)
+
+TOKEN_MAX_AGE = 24 * 3600
+TERMINAL_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+ADMISSION_NO = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+MAX_SEQ = 2**53 - 1
+
+
+def _serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="exam-terminal")
+
+
+def make_token(attempt_id: int, nonce: str) -> str:
+    return _serializer().dumps({"a": attempt_id, "n": nonce})
+
+
+def read_token(token: Any) -> tuple[int, str] | None:
+    if not isinstance(token, str) or len(token) > 512:
+        return None
+    try:
+        data = _serializer().loads(token, max_age=TOKEN_MAX_AGE)
+    except BadSignature:
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("a"), int):
+        return None
+    return data["a"], str(data.get("n", ""))
+
+
+def _api_error(code: str, status: int) -> ResponseReturnValue:
+    log.info("exam login refused: %s from %s", code, request.remote_addr)
+    return jsonify(error_body(code)), status
+
+
+@bp.get("/exam")
+@public
+def terminal() -> ResponseReturnValue:
+    return render_template("exam/terminal.html")
+
+
+@bp.post("/api/exam/login")
+@public
+@csrf.exempt
+def login() -> ResponseReturnValue:
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        return _api_error("bad_payload", 400)
+    admission_no = data.get("admission_no")
+    id_number = data.get("id_number")
+    terminal_id = data.get("terminal") or ""
+    if (
+        not isinstance(admission_no, str)
+        or not isinstance(id_number, str)
+        or not isinstance(terminal_id, str)
+        or not ADMISSION_NO.match(admission_no.strip())
+        or len(id_number) > 32
+        or (terminal_id and not TERMINAL_ID.match(terminal_id))
+    ):
+        return _api_error("bad_payload", 400)
+    now = utcnow()
+    try:
+        with transaction(db.engine, write=True) as session:
+            attempt, nonce = service.login(
+                session, admission_no.strip(), id_number.strip(), terminal_id, now
+            )
+            registration = attempt.registration
+            candidate = registration.candidate
+            exam_session = registration.session
+            body = {
+                "token": make_token(attempt.id, nonce),
+                "attempt_id": attempt.id,
+                "candidate": {
+                    "name": candidate.name,
+                    "id_number": _masked(candidate.id_number),
+                    "job_type": candidate.job_type,
+                    "employer": candidate.employer,
+                    "photo_url": (
+                        f"/media/{candidate.photo_media_id}" if candidate.photo_media_id else None
+                    ),
+                    "admission_no": registration.admission_no,
+                    "seat": registration.seat,
+                },
+                "session": {
+                    "name": exam_session.name,
+                    "start_mode": exam_session.start_mode,
+                    "room": exam_session.room,
+                },
+            }
+    except DeliveryError as exc:
+        return _api_error(exc.code, exc.status)
+    return jsonify(body)
+
+
+def _masked(id_number: str) -> str:
+    from examserver.identity import mask_id_number
+
+    return mask_id_number(id_number)
+
+
+# ---------------------------------------------------------------------- Socket.IO
+def _writer() -> AnswerWriter:
+    return current_app.extensions["examserver.writer"]  # type: ignore[no-any-return]
+
+
+def _refuse(code: str) -> ConnectionRefusedError:
+    return ConnectionRefusedError({"code": code, "message": message_for(code)})
+
+
+def _fail(code: str) -> dict[str, Any]:
+    return {"ok": False, **error_body(code)}
+
+
+def _seq(value: Any) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_SEQ:
+        return None
+    return value
+
+
+class ExamNamespace(Namespace):
+    """`/exam`: one connection per candidate terminal, authenticated once at connect."""
+
+    def __init__(self, namespace: str) -> None:
+        super().__init__(namespace)
+        # Who each connection of this worker is, set once at connect. Only the connection's
+        # identity lives here; every piece of exam state is in the database.
+        self._connections: dict[str, dict[str, Any]] = {}
+
+    def _identity(self) -> dict[str, Any] | None:
+        return self._connections.get(request.sid)  # type: ignore[attr-defined]
+
+    def _lang(self) -> str:
+        ident = self._identity() or {}
+        return str(ident.get("lang") or current_app.config["EXAMSERVER"]["LOCALE"])
+
+    def trigger_event(self, event: str, *args: Any) -> Any:
+        handler = getattr(self, "on_" + (event or ""), None)
+        if handler is None:
+            return None
+        namespace = self
+
+        def in_terminal_language(*handler_args: Any) -> Any:
+            # Every answer speaks the terminal's language (chosen at connect).
+            if event == "connect":
+                lang = _auth_lang(handler_args[-1] if handler_args else None)
+            else:
+                lang = namespace._lang()
+            with force_locale(lang):
+                try:
+                    return handler(*handler_args)
+                except ConnectionRefusedError:
+                    raise
+                except Exception:
+                    log.exception("%s handler failed", event)
+                    if event == "connect":
+                        raise _refuse("server_error") from None
+                    return None if event == "disconnect" else _fail("server_error")
+
+        return self.socketio._handle_event(in_terminal_language, event, self.namespace, *args)
+
+    def on_connect(self, auth: Any = None) -> None:
+        if not isinstance(auth, dict):
+            raise _refuse("token_revoked")
+        parsed = read_token(auth.get("token"))
+        terminal_id = auth.get("terminal")
+        if parsed is None:
+            raise _refuse("token_revoked")
+        if not isinstance(terminal_id, str) or not TERMINAL_ID.match(terminal_id):
+            raise _refuse("bad_payload")
+        attempt_id, nonce = parsed
+        now = utcnow()
+        try:
+            with transaction(db.engine, write=True) as session:
+                attempt, replaced = service.attach_terminal(
+                    session,
+                    attempt_id,
+                    nonce,
+                    terminal_id,
+                    request.sid,  # type: ignore[attr-defined]
+                    request.remote_addr or "",
+                    now,
+                )
+                session_id = attempt.session_id
+                paper_id = attempt.paper_id
+                state = service.state_payload(session, attempt, now)
+        except DeliveryError as exc:
+            raise _refuse(exc.code) from exc
+        self._connections[request.sid] = (  # type: ignore[attr-defined]
+            {
+                "attempt_id": attempt_id,
+                "session_id": session_id,
+                "paper_id": paper_id,
+                "lang": _auth_lang(auth),
+            }
+        )
+        join_room(attempt_room(attempt_id))
+        join_room(session_room(session_id))
+        if replaced:
+            # The same terminal came back on a new socket: the old one is dead weight.
+            socketio.server.disconnect(replaced, namespace=EXAM_NS)
+        self.emit("state", state, room=request.sid)  # type: ignore[attr-defined]
+
+    def on_disconnect(self, reason: Any = None) -> None:
+        ident = self._connections.pop(request.sid, None)  # type: ignore[attr-defined]
+        if not ident:
+            return
+        with transaction(db.engine, write=True) as session:
+            service.detach_terminal(session, ident["attempt_id"], request.sid, utcnow())  # type: ignore[attr-defined]
+
+    def on_start(self, data: Any = None) -> dict[str, Any]:
+        ident = self._identity()
+        if ident is None:
+            return _fail("token_revoked")
+        now = utcnow()
+        try:
+            with transaction(db.engine, write=True) as session:
+                attempt = service.start_attempt(session, ident["attempt_id"], now)
+                state = service.state_payload(session, attempt, now)
+        except DeliveryError as exc:
+            return _fail(exc.code)
+        to_attempt(ident["attempt_id"], "state", state)
+        return {"ok": True}
+
+    def on_answer(self, data: Any = None) -> dict[str, Any]:
+        ident = self._identity()
+        if ident is None:
+            return _fail("token_revoked")
+        if not isinstance(data, dict):
+            return _fail("bad_payload")
+        seq = _seq(data.get("seq"))
+        question_id = data.get("question_id")
+        choice = data.get("choice")
+        if (
+            seq is None
+            or isinstance(question_id, bool)
+            or not isinstance(question_id, int)
+            or not isinstance(choice, list)
+            or len(choice) > service.MAX_CHOICES
+            or not all(isinstance(k, str) and 0 < len(k) <= 32 for k in choice)
+        ):
+            return _fail("bad_payload")
+        entry = self._entry(ident, question_id)
+        if entry is None:
+            return _fail("unknown_question")
+        from examserver.question_bank.types import get_type
+
+        if not get_type(entry.type).validate_response(choice, sorted(entry.option_keys)):
+            return _fail("bad_choice")
+        ok, code = _writer().write(
+            AnswerWrite(ident["attempt_id"], entry.item_id, seq, choice=list(choice))
+        )
+        return {"ok": True, "seq": seq} if ok else _fail(code or "server_error")
+
+    def on_flag(self, data: Any = None) -> dict[str, Any]:
+        ident = self._identity()
+        if ident is None:
+            return _fail("token_revoked")
+        if not isinstance(data, dict):
+            return _fail("bad_payload")
+        seq = _seq(data.get("seq"))
+        question_id = data.get("question_id")
+        flagged = data.get("flagged")
+        if seq is None or not isinstance(flagged, bool) or isinstance(question_id, bool):
+            return _fail("bad_payload")
+        if not isinstance(question_id, int):
+            return _fail("bad_payload")
+        entry = self._entry(ident, question_id)
+        if entry is None:
+            return _fail("unknown_question")
+        ok, code = _writer().write(
+            AnswerWrite(ident["attempt_id"], entry.item_id, seq, flagged=flagged)
+        )
+        return {"ok": True, "seq": seq} if ok else _fail(code or "server_error")
+
+    def on_navigate(self, data: Any = None) -> dict[str, Any]:
+        ident = self._identity()
+        if ident is None:
+            return _fail("token_revoked")
+        position = data.get("position") if isinstance(data, dict) else None
+        if (
+            isinstance(position, bool)
+            or not isinstance(position, int)
+            or not 0 <= position < 10_000
+        ):
+            return _fail("bad_payload")
+        with transaction(db.engine, write=True) as session:
+            service.remember_position(session, ident["attempt_id"], position)
+        return {"ok": True}
+
+    def on_submit(self, data: Any = None) -> dict[str, Any]:
+        ident = self._identity()
+        if ident is None:
+            return _fail("token_revoked")
+        now = utcnow()
+        try:
+            with transaction(db.engine, write=True) as session:
+                submission = service.submit_attempt(session, ident["attempt_id"], now)
+                attempt = session.get(service.Attempt, ident["attempt_id"])
+                assert attempt is not None
+                state = service.state_payload(session, attempt, now)
+        except DeliveryError as exc:
+            return _fail(exc.code)
+        to_attempt(ident["attempt_id"], "state", state)
+        return {"ok": True, "result": service.result_payload(submission)}
+
+    def _entry(self, ident: dict[str, Any], question_id: int) -> service.PaperEntry | None:
+        with transaction(db.engine) as session:
+            view = service.paper_view(session, ident["paper_id"])
+        return view.entries.get(question_id)
+
+
+def _auth_lang(auth: Any) -> str:
+    lang = auth.get("lang") if isinstance(auth, dict) else None
+    if isinstance(lang, str) and lang in LANGUAGES:
+        return lang
+    return str(current_app.config["EXAMSERVER"]["LOCALE"])
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)
+    if not any(isinstance(h, ExamNamespace) for h in socketio.namespace_handlers):
+        socketio.on_namespace(ExamNamespace(EXAM_NS))
+    eio = socketio.server.eio if socketio.server is not None else None
+    if eio is None:
+        raise RuntimeError("socketio must be initialised before the delivery edges")
+    app.extensions["examserver.writer"] = AnswerWriter(
+        engine_factory=lambda: db.engine,
+        create_queue=eio.create_queue,
+        queue_empty=eio.get_queue_empty_exception(),
+        create_event=eio.create_event,
+        start_task=socketio.start_background_task,
+        app_context=app.app_context,
+    )
+    app.extensions["examserver.clock"] = ClockTasks(
+        engine_factory=lambda: db.engine,
+        app_context=app.app_context,
+        emit_state=lambda attempt_id, state: to_attempt(attempt_id, "state", state),
+        emit_tick=lambda attempt_id, remaining: to_attempt(
+            attempt_id, "tick", {"remaining_ms": remaining}
+        ),
+        local_sids=_local_exam_sids,
+        sleep=socketio.sleep,
+        start_task=socketio.start_background_task,
+    )
+
+
+def _local_exam_sids() -> list[str]:
+    """The sids of the terminals connected to this worker."""
+    server = socketio.server
+    if server is None:
+        return []
+    return [sid for sid, _eio_sid in server.manager.get_participants(EXAM_NS, None)]

@@ -1,0 +1,174 @@
+"""The answer writer: the one place that writes answers and flags, with group commit.
+
+Handlers hand it a write and wait. It gathers the writes that arrive while a commit is running
+into one transaction, applies each in order with its sequence number checked against the stored
+one (an older write never wins), commits, and only then releases every waiting handler with its
+result: one commit, many acknowledgements, and an acknowledgement always means "on disk".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from examserver.db import transaction, utcnow
+from examserver.delivery.clock import AttemptStatus
+from examserver.delivery.models import Answer, Attempt
+
+log = logging.getLogger("examserver.delivery.writer")
+
+MAX_BATCH = 512
+
+
+@dataclass
+class AnswerWrite:
+    """One change from a terminal: a choice or a flag on one paper item, with its seq."""
+
+    attempt_id: int
+    item_id: int
+    seq: int
+    choice: list[str] | None = None  # None: this write is a flag
+    flagged: bool | None = None
+    result: tuple[bool, str | None] | None = None  # (ok, error code)
+    done: Any = field(default=None, repr=False)
+
+
+def apply_writes(db: Session, writes: Sequence[AnswerWrite], now: dt.datetime) -> None:
+    """Apply writes in order inside the caller's transaction, setting each one's result.
+
+    A write is refused with not_running (the attempt is not running), deadline_passed (its
+    deadline is reached) or stale_seq (a newer change of the same question is stored). A write
+    whose seq is already stored with the same value is acknowledged again (idempotent resend).
+    """
+    attempt_ids = sorted({w.attempt_id for w in writes})
+    query = select(Attempt).where(Attempt.id.in_(attempt_ids))
+    if db.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    attempts = {a.id: a for a in db.scalars(query.execution_options(populate_existing=True))}
+    answers = {
+        (a.attempt_id, a.paper_item_id): a
+        for a in db.scalars(
+            select(Answer).where(
+                Answer.attempt_id.in_(attempt_ids),
+                Answer.paper_item_id.in_(sorted({w.item_id for w in writes})),
+            )
+        )
+    }
+    for write in writes:
+        attempt = attempts.get(write.attempt_id)
+        if attempt is None or attempt.status != AttemptStatus.running.value:
+            write.result = (False, "not_running")
+            continue
+        if attempt.deadline_at is not None and now >= attempt.deadline_at:
+            write.result = (False, "deadline_passed")
+            continue
+        key = (write.attempt_id, write.item_id)
+        answer = answers.get(key)
+        if answer is None:
+            answer = Answer(
+                attempt_id=write.attempt_id,
+                paper_item_id=write.item_id,
+                choice=[],
+                choice_seq=0,
+                flagged=False,
+                flag_seq=0,
+            )
+            db.add(answer)
+            answers[key] = answer
+        write.result = _apply_one(answer, write, now)
+        if write.result[0] and write.seq > attempt.last_seq:
+            attempt.last_seq = write.seq
+    db.flush()
+
+
+def _apply_one(answer: Answer, write: AnswerWrite, now: dt.datetime) -> tuple[bool, str | None]:
+    if write.choice is not None:
+        if write.seq < answer.choice_seq:
+            return (False, "stale_seq")
+        if write.seq == answer.choice_seq:
+            same = list(answer.choice) == write.choice
+            return (True, None) if same else (False, "stale_seq")
+        answer.choice = list(write.choice)
+        answer.choice_seq = write.seq
+    else:
+        if write.seq < answer.flag_seq:
+            return (False, "stale_seq")
+        if write.seq == answer.flag_seq:
+            return (True, None) if answer.flagged == bool(write.flagged) else (False, "stale_seq")
+        answer.flagged = bool(write.flagged)
+        answer.flag_seq = write.seq
+    answer.updated_at = now
+    return (True, None)
+
+
+class AnswerWriter:
+    """Runs the group-commit loop as a background task of the Socket.IO server."""
+
+    def __init__(
+        self,
+        engine_factory: Callable[[], Engine],
+        create_queue: Callable[[], Any],
+        queue_empty: type[BaseException],
+        create_event: Callable[[], Any],
+        start_task: Callable[..., Any],
+        app_context: Callable[[], Any],
+    ) -> None:
+        self._engine_factory = engine_factory
+        self._create_event = create_event
+        self._queue = create_queue()
+        self._queue_empty = queue_empty
+        self._start_task = start_task
+        self._app_context = app_context
+        self._started = False
+        self.batches = 0
+        self.writes = 0
+
+    def write(self, write: AnswerWrite, timeout: float = 15.0) -> tuple[bool, str | None]:
+        """Queue a write and wait until it is committed (or refused)."""
+        if not self._started:
+            self._started = True
+            self._start_task(self._run)
+        write.done = self._create_event()
+        self._queue.put(write)
+        if not write.done.wait(timeout):
+            log.error("answer write for attempt %s timed out", write.attempt_id)
+            return (False, "server_busy")
+        assert write.result is not None
+        return write.result
+
+    def _drain(self, first: AnswerWrite) -> list[AnswerWrite]:
+        batch = [first]
+        while len(batch) < MAX_BATCH:
+            try:
+                batch.append(self._queue.get_nowait())
+            except self._queue_empty:
+                break
+        return batch
+
+    def _run(self) -> None:
+        while True:
+            batch = self._drain(self._queue.get())
+            try:
+                self._commit(batch)
+            except Exception:  # noqa: BLE001
+                log.exception("group commit of %d writes failed; retrying one by one", len(batch))
+                for write in batch:
+                    try:
+                        self._commit([write])
+                    except Exception:  # noqa: BLE001
+                        log.exception("answer write for attempt %s failed", write.attempt_id)
+                        write.result = (False, "server_error")
+            for write in batch:
+                write.done.set()
+
+    def _commit(self, batch: Sequence[AnswerWrite]) -> None:
+        with self._app_context(), transaction(self._engine_factory(), write=True) as db:
+            apply_writes(db, batch, utcnow())
+        self.batches += 1
+        self.writes += len(batch)
