@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -136,6 +137,8 @@ def run_server(app: Flask, host: str, port: int) -> None:
     kwargs: dict[str, Any] = {"host": host, "port": port, "use_reloader": False}
     if mode == "threading":
         kwargs["allow_unsafe_werkzeug"] = True
+        # Flask ignores app.run() under its own CLI; this command is the server, so run it.
+        os.environ.pop("FLASK_RUN_FROM_CLI", None)
     elif mode == "eventlet":
         kwargs["max_size"] = 10000
         kwargs["log_output"] = False

@@ -23,11 +23,13 @@ log = logging.getLogger(__name__)
 @click.option("--seed-only", is_flag=True, help="Seed and exit without serving.")
 @click.option("--json", "as_json", is_flag=True, help="Print the demo world as JSON on stdout.")
 @click.option(
+    "--candidates",
     "--drill-candidates",
+    "drill_candidates",
     default=0,
     show_default=True,
     type=click.IntRange(0, MAX_DRILL_CANDIDATES),
-    help="Also register this many generated candidates in the DEMO-DRILL session.",
+    help="Also register this many generated candidates in the window-mode DEMO-DRILL session.",
 )
 @with_appcontext
 def demo(

@@ -256,7 +256,7 @@ DRILL_SESSION = SessionSpec(
     name="熔化焊接与热切割作业 理论考试（压力演练场次）",
     blueprint_code="HJ-THEORY",
     kind=ExamKind.initial.value,
-    start_mode=StartMode.proctor.value,
+    start_mode=StartMode.window.value,
     exam_point=EXAM_POINT,
     room="演练考场",
     seats=0,
@@ -428,7 +428,15 @@ def seed_demo(
         specs.append(_drill_spec(drill_candidates))
     for s_spec in specs:
         count("registrations", _seed_session(session, s_spec, blueprints, now, tz, count))
+    session.flush()
 
+    # Open the sessions: every candidate's paper is drawn now, not while a room waits.
+    from examserver.delivery.service import open_session
+
+    for s_spec in specs:
+        exam_session = session.scalar(select(ExamSession).where(ExamSession.code == s_spec.code))
+        if exam_session is not None:
+            count("papers", open_session(session, exam_session, now))
     session.flush()
     return describe_demo(session, added)
 

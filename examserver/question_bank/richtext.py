@@ -34,7 +34,7 @@ DROP_WITH_CONTENT = (
 MEDIA_SRC = re.compile(r"^/media/[1-9][0-9]{0,11}$")
 _NUMERIC = re.compile(r"^[0-9]{1,4}$")
 _LOOKS_LIKE_HTML = re.compile(
-    r"<\s*/?\s*(p|br|strong|b|em|i|u|sub|sup|ul|ol|li|table|tr|td|th|img|span)\b[^>]*>", re.I
+    r"</?(p|br|strong|b|em|i|u|sub|sup|ul|ol|li|table|tr|td|th|img|span)\b[^>]*>", re.I
 )
 
 
