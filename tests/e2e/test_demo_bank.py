@@ -26,16 +26,23 @@ def test_admin_sees_the_bank_in_chinese(page: Any, demo_server: dict[str, Any]) 
     page.wait_for_url(re.compile(r".*/admin/questions.*"))
     nav = page.inner_text("nav.mainnav")
     assert "题目" in nav and "题库" in nav and "组卷规则" in nav
-    rows = page.locator("table.data tbody tr")
+    rows = page.locator("table.bank-table tbody tr")
     assert rows.count() > 0
     body = page.inner_text("main")
     assert "熔化焊接与热切割作业" in body or "危险化学品" in body
-    # Filter to one bank and one type: every row shown is a multiple-response question.
-    page.select_option("select[name=type]", "multi")
-    page.click("form.filters button[type=submit]")
-    page.wait_for_load_state()
-    types = page.locator("table.data tbody tr td.qtype").all_inner_texts()
+    # Filter by type: every row shown is a multiple-response question.
+    page.select_option("#question-filters select[name=type]", "multi")
+    page.click("#question-filters button[type=submit]")
+    page.wait_for_url(re.compile(r".*type=multi.*"))
+    types = page.locator("table.bank-table tbody tr td:nth-child(3)").all_inner_texts()
     assert types and all(t.strip() == "多选题" for t in types)
+    # Search the stems: every row shown contains the term.
+    page.fill("#question-filters input[name=q]", "乙炔")
+    page.select_option("#question-filters select[name=type]", "")
+    page.click("#question-filters button[type=submit]")
+    page.wait_for_url(re.compile(r".*q=.*"))
+    stems = page.locator("table.bank-table tbody tr td.bank-stem").all_inner_texts()
+    assert stems and all("乙炔" in stem for stem in stems)
 
 
 def test_wrong_password_is_refused_in_chinese(page: Any, demo_server: dict[str, Any]) -> None:
