@@ -33,8 +33,10 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from examserver.delivery import views as delivery_views
     from examserver.extensions import csrf, db, login_manager, socketio
     from examserver.papers import views as paper_views
+    from examserver.proctor import views as proctor_views
     from examserver.question_bank import transfer_views
     from examserver.question_bank import views as bank_views
+    from examserver.records import views as records_views
 
     db.init_app(app)
     with app.app_context():
@@ -62,5 +64,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     transfer_views.init_app(app)
     paper_views.init_app(app)
     delivery_views.init_app(app)
+    records_views.init_app(app)
+    proctor_views.init_app(app)
     register_commands(app)
     return app

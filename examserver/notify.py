@@ -30,3 +30,12 @@ def to_attempt(attempt_id: int, event: str, data: Any) -> None:
 def to_session_terminals(session_id: int, event: str, data: Any) -> None:
     """Send an event to every terminal of an exam session."""
     socketio.emit(event, data, to=session_room(session_id), namespace=EXAM_NS)
+
+
+def proctor_room(session_id: int) -> str:
+    return f"proctor:{session_id}"
+
+
+def to_proctors(session_id: int, event: str, data: Any) -> None:
+    """Send an event to every console watching an exam session."""
+    socketio.emit(event, data, to=proctor_room(session_id), namespace=PROCTOR_NS)

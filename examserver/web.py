@@ -20,6 +20,8 @@ def home() -> ResponseReturnValue:
         return redirect("/login")
     if current_user.role in ("admin", "staff"):
         return redirect("/admin/questions")
+    if current_user.role in ("proctor", "inspector"):
+        return redirect("/proctor/")
     return render_template("home.html")
 
 

@@ -26,6 +26,26 @@ MESSAGES = {
     "server_busy": _l("The server is busy. Your change is kept and will be sent again."),
     "server_error": _l("The server could not save this change. It will be sent again."),
     "rate_limited": _l("Too many attempts. Wait a moment and try again."),
+    # The proctor console
+    "login_required": _l("Please log in."),
+    "forbidden": _l("You are not allowed to do this."),
+    "unknown_session": _l("This exam session does not exist."),
+    "unknown_candidate": _l("This candidate is not in this exam session."),
+    "not_waiting": _l("This candidate can no longer be verified."),
+    "too_late": _l("More than 30 minutes have passed since the start: entry is closed."),
+    "already_started": _l("This candidate has already started."),
+    "not_proctor_mode": _l("In this session candidates start by themselves."),
+    "not_paused": _l("This candidate is not paused."),
+    "bad_extension": _l("An extension is 1 to 120 minutes."),
+    "reason_required": _l("Please give a reason."),
+    "note_required": _l("Please describe what happened."),
+    "text_required": _l("Please write the message."),
+    "already_submitted": _l("This paper has already been handed in."),
+    "bad_incident_kind": _l("An incident is a warning or an expulsion."),
+    "already_expelled": _l("This candidate has already been expelled."),
+    "unknown_incident": _l("This incident does not exist."),
+    "not_an_expulsion": _l("Only an expulsion needs a confirmation."),
+    "second_staff_required": _l("An expulsion must be confirmed by a second staff member."),
 }
 
 

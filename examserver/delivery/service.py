@@ -233,6 +233,8 @@ def login(
         raise DeliveryError("terminal_in_use", status=409)
     nonce = secrets.token_hex(8)
     attempt.token_nonce = nonce
+    if attempt.first_login_at is None:
+        attempt.first_login_at = now
     db.flush()
     return attempt, nonce
 
@@ -253,8 +255,11 @@ def attach_terminal(
     sid: str,
     address: str,
     now: dt.datetime,
-) -> tuple[Attempt, str | None]:
-    """Make ``sid`` the attempt's one live terminal; return it and the sid it replaces.
+) -> tuple[Attempt, str | None, bool]:
+    """Make ``sid`` the attempt's one live terminal.
+
+    Returns the attempt, the sid it replaces (if any) and whether the candidate moved from
+    another terminal.
 
     The same terminal (same terminal id) reconnecting takes over from its own stale socket;
     another terminal is refused while the first is live.
@@ -265,12 +270,13 @@ def attach_terminal(
     if terminal_held_elsewhere(attempt, terminal_id, now):
         raise DeliveryError("terminal_in_use", status=409)
     replaced = attempt.terminal_sid if attempt.terminal_sid != sid else None
+    moved = bool(attempt.terminal_id) and attempt.terminal_id != terminal_id
     attempt.terminal_id = terminal_id
     attempt.terminal_sid = sid
     attempt.terminal_seen_at = now
     attempt.terminal_address = address[:64]
     db.flush()
-    return attempt, replaced
+    return attempt, replaced, moved
 
 
 def detach_terminal(db: Session, attempt_id: int, sid: str, now: dt.datetime) -> bool:
@@ -432,6 +438,16 @@ def _submission_of(db: Session, attempt: Attempt, already: bool) -> Submission:
         card.verify_code if card else None,
         already=already,
     )
+
+
+def note_focus(db: Session, attempt_id: int, lost: bool) -> None:
+    """Count a terminal's report that the exam window lost the focus."""
+    if lost:
+        db.execute(
+            update(Attempt)
+            .where(Attempt.id == attempt_id)
+            .values(focus_losses=Attempt.focus_losses + 1)
+        )
 
 
 def remember_position(db: Session, attempt_id: int, position: int) -> None:

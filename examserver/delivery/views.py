@@ -26,6 +26,7 @@ from examserver.delivery.writer import AnswerWrite, AnswerWriter
 from examserver.extensions import csrf, db, socketio
 from examserver.i18n import LANGUAGES
 from examserver.notify import EXAM_NS, attempt_room, session_room, to_attempt
+from examserver.proctor.live import push_attempts, push_candidates, room_event
 
 log = logging.getLogger("examserver.delivery")
 
@@ -118,6 +119,7 @@ def login() -> ResponseReturnValue:
             }
     except DeliveryError as exc:
         return _api_error(exc.code, exc.status)
+    room_event(exam_session.id, "login", attempt.id, address=(request.remote_addr or "")[:64])
     return jsonify(body)
 
 
@@ -200,7 +202,7 @@ class ExamNamespace(Namespace):
         now = utcnow()
         try:
             with transaction(db.engine, write=True) as session:
-                attempt, replaced = service.attach_terminal(
+                attempt, replaced, moved = service.attach_terminal(
                     session,
                     attempt_id,
                     nonce,
@@ -228,13 +230,26 @@ class ExamNamespace(Namespace):
             # The same terminal came back on a new socket: the old one is dead weight.
             socketio.server.disconnect(replaced, namespace=EXAM_NS)
         self.emit("state", state, room=request.sid)  # type: ignore[attr-defined]
+        room_event(
+            session_id,
+            "moved" if moved else "connect",
+            attempt_id,
+            address=(request.remote_addr or "")[:64],
+        )
 
     def on_disconnect(self, reason: Any = None) -> None:
         ident = self._connections.pop(request.sid, None)  # type: ignore[attr-defined]
         if not ident:
             return
         with transaction(db.engine, write=True) as session:
-            service.detach_terminal(session, ident["attempt_id"], request.sid, utcnow())  # type: ignore[attr-defined]
+            was = service.detach_terminal(
+                session,
+                ident["attempt_id"],
+                request.sid,  # type: ignore[attr-defined]
+                utcnow(),
+            )
+        if was:
+            room_event(ident["session_id"], "disconnect", ident["attempt_id"])
 
     def on_start(self, data: Any = None) -> dict[str, Any]:
         ident = self._identity()
@@ -248,6 +263,19 @@ class ExamNamespace(Namespace):
         except DeliveryError as exc:
             return _fail(exc.code)
         to_attempt(ident["attempt_id"], "state", state)
+        push_candidates(ident["session_id"], {ident["attempt_id"]}, now)
+        return {"ok": True}
+
+    def on_focus(self, data: Any = None) -> dict[str, Any]:
+        ident = self._identity()
+        if ident is None:
+            return _fail("token_revoked")
+        lost = data.get("lost") if isinstance(data, dict) else None
+        if not isinstance(lost, bool):
+            return _fail("bad_payload")
+        with transaction(db.engine, write=True) as session:
+            service.note_focus(session, ident["attempt_id"], lost)
+        room_event(ident["session_id"], "focus_lost" if lost else "focus_back", ident["attempt_id"])
         return {"ok": True}
 
     def on_answer(self, data: Any = None) -> dict[str, Any]:
@@ -330,6 +358,8 @@ class ExamNamespace(Namespace):
         except DeliveryError as exc:
             return _fail(exc.code)
         to_attempt(ident["attempt_id"], "state", state)
+        if not submission.already:
+            room_event(ident["session_id"], "submit", ident["attempt_id"], score=submission.score)
         return {"ok": True, "result": service.result_payload(submission)}
 
     def _entry(self, ident: dict[str, Any], question_id: int) -> service.PaperEntry | None:
@@ -359,11 +389,12 @@ def init_app(app: Flask) -> None:
         create_event=eio.create_event,
         start_task=socketio.start_background_task,
         app_context=app.app_context,
+        after_commit=push_attempts,
     )
     app.extensions["examserver.clock"] = ClockTasks(
         engine_factory=lambda: db.engine,
         app_context=app.app_context,
-        emit_state=lambda attempt_id, state: to_attempt(attempt_id, "state", state),
+        emit_state=_timeout_submitted,
         emit_tick=lambda attempt_id, remaining: to_attempt(
             attempt_id, "tick", {"remaining_ms": remaining}
         ),
@@ -371,6 +402,11 @@ def init_app(app: Flask) -> None:
         sleep=socketio.sleep,
         start_task=socketio.start_background_task,
     )
+
+
+def _timeout_submitted(attempt_id: int, state: dict[str, Any]) -> None:
+    to_attempt(attempt_id, "state", state)
+    push_attempts({attempt_id})
 
 
 def _local_exam_sids() -> list[str]:

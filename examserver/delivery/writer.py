@@ -81,9 +81,13 @@ def apply_writes(db: Session, writes: Sequence[AnswerWrite], now: dt.datetime) -
             )
             db.add(answer)
             answers[key] = answer
+        was_answered = bool(answer.choice)
         write.result = _apply_one(answer, write, now)
-        if write.result[0] and write.seq > attempt.last_seq:
-            attempt.last_seq = write.seq
+        if write.result[0]:
+            attempt.answered_count += int(bool(answer.choice)) - int(was_answered)
+            attempt.last_activity_at = now
+            if write.seq > attempt.last_seq:
+                attempt.last_seq = write.seq
     db.flush()
 
 
@@ -118,6 +122,7 @@ class AnswerWriter:
         create_event: Callable[[], Any],
         start_task: Callable[..., Any],
         app_context: Callable[[], Any],
+        after_commit: Callable[[set[int]], None] | None = None,
     ) -> None:
         self._engine_factory = engine_factory
         self._create_event = create_event
@@ -125,6 +130,7 @@ class AnswerWriter:
         self._queue_empty = queue_empty
         self._start_task = start_task
         self._app_context = app_context
+        self._after_commit = after_commit
         self._started = False
         self.batches = 0
         self.writes = 0
@@ -166,6 +172,13 @@ class AnswerWriter:
                         write.result = (False, "server_error")
             for write in batch:
                 write.done.set()
+            changed = {w.attempt_id for w in batch if w.result and w.result[0]}
+            if changed and self._after_commit is not None:
+                try:
+                    with self._app_context():
+                        self._after_commit(changed)
+                except Exception:  # noqa: BLE001  (the proctors' view must not stop saving)
+                    log.exception("after-commit notification failed")
 
     def _commit(self, batch: Sequence[AnswerWrite]) -> None:
         with self._app_context(), transaction(self._engine_factory(), write=True) as db:

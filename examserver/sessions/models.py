@@ -45,6 +45,8 @@ class ExamSession(db.Model):  # type: ignore[name-defined,misc]
     closes_at: Mapped[dt.datetime]
     status: Mapped[str] = mapped_column(String(16), default="scheduled")
     notes: Mapped[str] = mapped_column(Text, default="")
+    room_started_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(default=None)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
     blueprint: Mapped[Blueprint] = relationship()

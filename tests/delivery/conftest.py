@@ -94,7 +94,8 @@ def exam_world(app: Flask) -> Callable[..., World]:
             db.session.flush()
             world = World(exam_session.id, blueprint.id)
             for seat in range(1, n + 1):
-                id_number = make_id_number("320402", dt.date(1980, 1, seat), seat * 2 + 1)
+                year = 1960 + sum(map(ord, code)) % 40  # each session's people are different
+                id_number = make_id_number("320402", dt.date(year, 1, seat), seat * 2 + 1)
                 candidate = db.session.query(Candidate).filter_by(id_number=id_number).one_or_none()
                 if candidate is None:
                     candidate = Candidate(
@@ -166,9 +167,16 @@ def terminal(app: Flask) -> Callable[..., Any]:
     return factory
 
 
-def received(client: Any, name: str) -> list[Any]:
-    """Return the payloads of the events called ``name`` received so far."""
-    return [m["args"][0] for m in client.get_received("/exam") if m["name"] == name]
+def received(client: Any, name: str, namespace: str = "/exam") -> list[Any]:
+    """Return (and consume) the payloads of the events called ``name`` received so far.
+
+    Events of other names stay buffered on the client for a later call.
+    """
+    buffer = client.__dict__.setdefault("_buffer", [])
+    buffer.extend(client.get_received(namespace))
+    wanted = [m["args"][0] for m in buffer if m["name"] == name]
+    buffer[:] = [m for m in buffer if m["name"] != name]
+    return wanted
 
 
 def questions_of(state: dict[str, Any]) -> list[dict[str, Any]]:

@@ -1,0 +1,344 @@
+"""The proctor's edges: the `/proctor` Socket.IO namespace and the console pages.
+
+Authentication is the staff login's session cookie, checked once at connect; authorisation is
+checked on every `watch` and every action against the session in the payload (a proctor sees
+and acts only on the sessions assigned to them; inspectors only watch).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from flask import Blueprint, Flask, abort, current_app, render_template, request
+from flask.typing import ResponseReturnValue
+from flask_babel import force_locale
+from flask_login import current_user
+from flask_socketio import ConnectionRefusedError, Namespace, join_room, leave_room
+from sqlalchemy.orm import Session
+
+from examserver.auth.access import roles_required
+from examserver.auth.models import User
+from examserver.db import transaction, utcnow
+from examserver.delivery import service as delivery
+from examserver.delivery.errors import error_body, message_for
+from examserver.delivery.models import Attempt
+from examserver.extensions import db, socketio
+from examserver.notify import EXAM_NS, PROCTOR_NS, proctor_room, to_attempt, to_session_terminals
+from examserver.proctor import service
+from examserver.proctor.live import push_candidates, push_events
+from examserver.proctor.service import Outcome, ProctorError
+from examserver.sessions.models import ExamSession
+
+log = logging.getLogger("examserver.proctor")
+
+bp = Blueprint("proctor", __name__, url_prefix="/proctor")
+WATCHERS = ("admin", "staff", "proctor", "inspector")
+
+
+# ---------------------------------------------------------------------- namespace
+def _fail(code: str) -> dict[str, Any]:
+    return {"ok": False, **error_body(code)}
+
+
+class ProctorNamespace(Namespace):
+    """`/proctor`: staff consoles. A candidate's token never gets in: only a staff session."""
+
+    def __init__(self, namespace: str) -> None:
+        super().__init__(namespace)
+        self._connections: dict[str, dict[str, Any]] = {}
+
+    def trigger_event(self, event: str, *args: Any) -> Any:
+        handler = getattr(self, "on_" + (event or ""), None)
+        if handler is None:
+            return None
+
+        def guarded(*handler_args: Any) -> Any:
+            with force_locale(_staff_lang()):
+                try:
+                    return handler(*handler_args)
+                except ConnectionRefusedError:
+                    raise
+                except Exception:
+                    log.exception("/proctor %s handler failed", event)
+                    if event == "connect":
+                        raise ConnectionRefusedError(
+                            {"code": "server_error", "message": message_for("server_error")}
+                        ) from None
+                    return None if event == "disconnect" else _fail("server_error")
+
+        return self.socketio._handle_event(guarded, event, self.namespace, *args)
+
+    def on_connect(self, auth: Any = None) -> None:
+        user = current_user._get_current_object() if current_user.is_authenticated else None
+        if user is None or user.role not in WATCHERS or not user.active:
+            log.info("/proctor connection refused from %s", request.remote_addr)
+            raise ConnectionRefusedError(
+                {"code": "login_required", "message": message_for("login_required")}
+            )
+        self._connections[request.sid] = {"user_id": user.id, "watching": set()}  # type: ignore[attr-defined]
+
+    def on_disconnect(self, reason: Any = None) -> None:
+        self._connections.pop(request.sid, None)  # type: ignore[attr-defined]
+
+    def _user(self, session: Session) -> User | None:
+        conn = self._connections.get(request.sid)  # type: ignore[attr-defined]
+        if conn is None:
+            return None
+        user = session.get(User, conn["user_id"])
+        return user if user is not None and user.active else None
+
+    def on_watch(self, data: Any = None) -> dict[str, Any]:
+        session_id = data.get("session_id") if isinstance(data, dict) else None
+        if isinstance(session_id, bool) or not isinstance(session_id, int):
+            return _fail("bad_payload")
+        now = utcnow()
+        with transaction(db.engine) as session:
+            user = self._user(session)
+            if user is None:
+                return _fail("login_required")
+            exam_session = session.get(ExamSession, session_id)
+            if exam_session is None:
+                return _fail("unknown_session")
+            if not service.can_watch(session, user, exam_session):
+                log.warning("user %s may not watch session %s", user.username, session_id)
+                return _fail("forbidden")
+            rows = service.roster(session, session_id, now)
+            events = service.recent_events(session, session_id)
+            info = _session_info(exam_session, service.can_act(session, user, exam_session))
+        join_room(proctor_room(session_id))
+        self._connections[request.sid]["watching"].add(session_id)  # type: ignore[attr-defined]
+        return {
+            "ok": True,
+            "session": info,
+            "roster": rows,
+            "counters": service.counters(rows),
+            "events": events,
+            "server_time": now.isoformat(),
+        }
+
+    def on_unwatch(self, data: Any = None) -> dict[str, Any]:
+        session_id = data.get("session_id") if isinstance(data, dict) else None
+        if isinstance(session_id, int) and not isinstance(session_id, bool):
+            leave_room(proctor_room(session_id))
+            self._connections.get(request.sid, {}).get("watching", set()).discard(session_id)  # type: ignore[attr-defined]
+        return {"ok": True}
+
+    # Actions: each validated and authorised in the service call below.
+    def on_verify(self, data: Any = None) -> dict[str, Any]:
+        return self._act(
+            data,
+            lambda s, u, d, now: service.verify(
+                s, u, d.get("session_id"), d.get("candidate_id"), now
+            ),
+        )
+
+    def on_mark_absent(self, data: Any = None) -> dict[str, Any]:
+        return self._act(
+            data,
+            lambda s, u, d, now: service.mark_absent(
+                s, u, d.get("session_id"), d.get("candidate_id"), now
+            ),
+        )
+
+    def on_start_room(self, data: Any = None) -> dict[str, Any]:
+        return self._act(
+            data, lambda s, u, d, now: service.start_room(s, u, d.get("session_id"), now)
+        )
+
+    def on_pause(self, data: Any = None) -> dict[str, Any]:
+        return self._act(
+            data,
+            lambda s, u, d, now: service.pause(
+                s, u, d.get("session_id"), d.get("candidate_id"), d.get("reason"), now
+            ),
+        )
+
+    def on_resume(self, data: Any = None) -> dict[str, Any]:
+        return self._act(
+            data,
+            lambda s, u, d, now: service.resume(
+                s, u, d.get("session_id"), d.get("candidate_id"), now
+            ),
+        )
+
+    def on_extend(self, data: Any = None) -> dict[str, Any]:
+        return self._act(
+            data,
+            lambda s, u, d, now: service.extend(
+                s,
+                u,
+                d.get("session_id"),
+                d.get("candidate_id"),
+                d.get("minutes"),
+                d.get("reason"),
+                now,
+            ),
+        )
+
+    def on_force_submit(self, data: Any = None) -> dict[str, Any]:
+        return self._act(
+            data,
+            lambda s, u, d, now: service.force_submit(
+                s, u, d.get("session_id"), d.get("candidate_id"), d.get("reason"), now
+            ),
+        )
+
+    def on_release_terminal(self, data: Any = None) -> dict[str, Any]:
+        return self._act(
+            data,
+            lambda s, u, d, now: service.release_terminal(
+                s, u, d.get("session_id"), d.get("candidate_id"), d.get("reason"), now
+            ),
+        )
+
+    def on_incident(self, data: Any = None) -> dict[str, Any]:
+        return self._act(
+            data,
+            lambda s, u, d, now: service.record_incident(
+                s, u, d.get("session_id"), d.get("candidate_id"), d.get("kind"), d.get("note"), now
+            ),
+        )
+
+    def on_confirm_incident(self, data: Any = None) -> dict[str, Any]:
+        return self._act(
+            data,
+            lambda s, u, d, now: service.confirm_incident(
+                s, u, d.get("session_id"), d.get("incident_id"), now
+            ),
+            confirm=True,
+        )
+
+    def on_announce(self, data: Any = None) -> dict[str, Any]:
+        return self._act(
+            data,
+            lambda s, u, d, now: service.announce(s, u, d.get("session_id"), d.get("text"), now),
+        )
+
+    def on_close_session(self, data: Any = None) -> dict[str, Any]:
+        return self._act(
+            data, lambda s, u, d, now: service.close_session(s, u, d.get("session_id"), now)
+        )
+
+    def _act(
+        self,
+        data: Any,
+        action: Callable[[Session, User, dict[str, Any], dt.datetime], Outcome],
+        confirm: bool = False,
+    ) -> dict[str, Any]:
+        if not isinstance(data, dict) or len(data) > 8:
+            return _fail("bad_payload")
+        session_id = data.get("session_id")
+        if isinstance(session_id, bool) or not isinstance(session_id, int):
+            return _fail("bad_payload")
+        now = utcnow()
+        try:
+            with transaction(db.engine, write=True) as session:
+                user = self._user(session)
+                if user is None:
+                    return _fail("login_required")
+                exam_session = session.get(ExamSession, session_id)
+                if exam_session is None:
+                    return _fail("unknown_session")
+                allowed = service.can_act(session, user, exam_session) or (
+                    confirm and service.can_watch(session, user, exam_session)
+                )
+                if not allowed:
+                    log.warning(
+                        "user %s refused %s on session %s", user.username, action, session_id
+                    )
+                    return _fail("forbidden")
+                outcome = action(session, user, data, now)
+                events = [service.event_row(e) for e in outcome.events]
+                states = {
+                    attempt_id: delivery.state_payload(
+                        session, session.get(Attempt, attempt_id), now
+                    )
+                    for attempt_id in outcome.attempts
+                }
+        except ProctorError as exc:
+            return _fail(exc.code)
+        except delivery.DeliveryError as exc:
+            return _fail(exc.code)
+        _after_action(session_id, outcome, events, states, now)
+        return {"ok": True, **outcome.result}
+
+
+def _after_action(
+    session_id: int,
+    outcome: Outcome,
+    events: list[dict[str, Any]],
+    states: dict[int, dict[str, Any]],
+    now: dt.datetime,
+) -> None:
+    """After the commit: tell the terminals, then the proctors, what changed."""
+    for sid in outcome.disconnect_sids:
+        socketio.server.disconnect(sid, namespace=EXAM_NS)
+    for attempt_id, state in states.items():
+        to_attempt(attempt_id, "state", state)
+    if outcome.announcement:
+        to_session_terminals(
+            session_id, "announcement", {"text": outcome.announcement, "at": now.isoformat()}
+        )
+    push_events(session_id, events)
+    push_candidates(session_id, outcome.attempts, now)
+
+
+def _session_info(exam_session: ExamSession, can_act: bool) -> dict[str, Any]:
+    return {
+        "id": exam_session.id,
+        "code": exam_session.code,
+        "name": exam_session.name,
+        "start_mode": exam_session.start_mode,
+        "room": exam_session.room,
+        "exam_point": exam_session.exam_point,
+        "opens_at": exam_session.opens_at.isoformat(),
+        "closes_at": exam_session.closes_at.isoformat(),
+        "room_started_at": (
+            exam_session.room_started_at.isoformat() if exam_session.room_started_at else None
+        ),
+        "closed_at": exam_session.closed_at.isoformat() if exam_session.closed_at else None,
+        "can_act": can_act,
+    }
+
+
+def _staff_lang() -> str:
+    from examserver.i18n import select_locale
+
+    try:
+        return select_locale()
+    except RuntimeError:
+        return str(current_app.config["EXAMSERVER"]["LOCALE"])
+
+
+# ---------------------------------------------------------------------- pages
+@bp.get("/")
+@roles_required(*WATCHERS)
+def sessions() -> ResponseReturnValue:
+    user = current_user._get_current_object()
+    rows = service.watchable_sessions(db.session, user)
+    return render_template("proctor/sessions.html", sessions=rows)
+
+
+@bp.get("/sessions/<int:session_id>")
+@roles_required(*WATCHERS)
+def console(session_id: int) -> ResponseReturnValue:
+    exam_session = db.session.get(ExamSession, session_id)
+    if exam_session is None:
+        abort(404)
+    user = current_user._get_current_object()
+    if not service.can_watch(db.session, user, exam_session):
+        abort(403)
+    return render_template(
+        "proctor/console.html",
+        exam_session=exam_session,
+        can_act=service.can_act(db.session, user, exam_session),
+    )
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)
+    if not any(isinstance(h, ProctorNamespace) for h in socketio.namespace_handlers):
+        socketio.on_namespace(ProctorNamespace(PROCTOR_NS))
