@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
-from examserver.db import utcnow
 from examserver.delivery.models import Attempt
 from examserver.extensions import db, socketio
 from examserver.proctor.models import Incident, RoomEvent
