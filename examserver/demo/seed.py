@@ -406,7 +406,9 @@ def seed_demo(
 
     for spec in STAFF:
         if session.scalar(select(User.id).where(User.username == spec.username)) is None:
-            create_user(session, spec.username, spec.password, spec.role, spec.display_name)
+            user = create_user(session, spec.username, spec.password, spec.role, spec.display_name)
+            if spec.role == "inspector":
+                user.exam_point = EXAM_POINT  # the patrol inspector watches the demo exam point
             count("users")
 
     banks: dict[str, Bank] = {}
@@ -430,13 +432,20 @@ def seed_demo(
         count("registrations", _seed_session(session, s_spec, blueprints, now, tz, count))
     session.flush()
 
-    # Open the sessions: every candidate's paper is drawn now, not while a room waits.
+    # Open the sessions: every candidate's paper is drawn now, not while a room waits; the
+    # demo proctors are assigned to every demo room.
     from examserver.delivery.service import open_session
+    from examserver.proctor.service import assign
 
+    proctors = session.scalars(
+        select(User).where(User.username.in_([s.username for s in STAFF if s.role == "proctor"]))
+    ).all()
     for s_spec in specs:
         exam_session = session.scalar(select(ExamSession).where(ExamSession.code == s_spec.code))
         if exam_session is not None:
             count("papers", open_session(session, exam_session, now))
+            for proctor in proctors:
+                assign(session, exam_session, proctor)
     session.flush()
     return describe_demo(session, added)
 
