@@ -36,8 +36,8 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy examserver
 
 translations: $(STAMP)
-	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o examserver/translations/messages.pot .
-	$(VENV)/bin/pybabel update -i examserver/translations/messages.pot -d examserver/translations --no-fuzzy-matching
+	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output -o examserver/translations/messages.pot .
+	$(VENV)/bin/pybabel update -i examserver/translations/messages.pot -d examserver/translations --no-fuzzy-matching --ignore-obsolete
 	$(VENV)/bin/pybabel compile -d examserver/translations
 
 bench: $(STAMP)
