@@ -44,6 +44,9 @@ def fresh_database(url: str | None, n: int) -> str:
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
 
+    from examserver.config import normalise_database_url
+
+    url = normalise_database_url(url)
     target = make_url(url)
     name = target.database or ""
     if not name.startswith("bench"):

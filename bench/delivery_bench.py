@@ -1,0 +1,822 @@
+"""Exam-delivery benchmark (issue 3): N Socket.IO candidates against examserver and an echo server.
+
+    .venv/bin/python bench/delivery_bench.py [--candidates 1000] [--modes eventlet,gevent]
+        [--rate 100] [--duration 30] [--full-duration 20] [--client-procs 2] [--json]
+
+For each async mode, two targets on 127.0.0.1, one after the other, with the same workload:
+``examserver serve`` on a fresh SQLite copy of a database seeded by ``examserver demo
+--seed-only --json --candidates N`` (window-mode session DEMO-DRILL, papers drawn at seeding),
+and ``bench/echo_server.py`` (bare python-socketio, acks at once, same paper bytes). The
+candidates run in ``--client-procs`` separate processes (asyncio + python-socketio's
+AsyncClient over one aiohttp session each, WebSocket transport). Phases:
+
+1. herd: every candidate logs in (POST /api/exam/login) and connects, spread over
+   ``--herd-spread`` seconds; measured: login, connect → first ``state``.
+2. common start: once all are connected, all emit ``start`` at the same instant; measured:
+   ``start`` → the ``state`` carrying the paper (paper delivery).
+3. exam pace: ``--rate`` answers/s across the room for ``--duration`` s, each candidate in turn
+   (1,000 candidates at 100/s: one answer each per 10 s); measured: answer → ack.
+4. full speed: each candidate sends its next answer as soon as the previous ack arrives, for
+   ``--full-duration`` s; measured: ack latency and acks per second.
+
+Then examserver is killed (SIGKILL) and its SQLite file is checked: every acknowledged answer
+must be stored with its sequence number and choice. Ratios are examserver / echo.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing as mp
+import os
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.request
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import OUT, ROOT, raise_open_files, summary_ms, table, write_json  # noqa: E402
+
+NS = "/exam"
+VENV_BIN = ROOT / ".venv" / "bin"
+PYTHON = sys.executable
+CALL_TIMEOUT = 30.0
+PHASE_MARGIN = 60.0
+
+
+# ============================================================================ client side
+class Candidate:
+    """One simulated terminal: login, connection, paper and the answers it has had acked."""
+
+    def __init__(self, index: int, info: dict[str, str], base_url: str, http: Any) -> None:
+        import socketio
+
+        self.index = index
+        self.admission_no = info["admission_no"]
+        self.id_number = info["id_number"]
+        self.terminal = f"bench-{self.admission_no}"[:64]
+        self.base_url = base_url
+        self.http = http
+        self.sio = socketio.AsyncClient(reconnection=False, http_session=http)
+        self.sio.on("state", self._on_state, namespace=NS)
+        self.token = ""
+        self.attempt_id = 0
+        self.questions: list[tuple[int, str, list[str]]] = []
+        self.sent = 0
+        self.acked: dict[int, tuple[int, list[str]]] = {}  # question id -> (seq, choice)
+        self.alive = False
+        self._first_state: asyncio.Future[float] | None = None
+        self._paper: asyncio.Future[float] | None = None
+
+    async def _on_state(self, data: Any) -> None:
+        now = time.perf_counter()
+        if self._first_state is not None and not self._first_state.done():
+            self._first_state.set_result(now)
+        paper = data.get("paper") if isinstance(data, dict) else None
+        if paper and self._paper is not None and not self._paper.done():
+            self.questions = [
+                (q["id"], s["type"], [o["key"] for o in q["options"]])
+                for s in paper["sections"]
+                for q in s["questions"]
+            ]
+            self._paper.set_result(now)
+
+    async def login(self) -> tuple[float, str | None]:
+        start = time.perf_counter()
+        body = {"admission_no": self.admission_no, "id_number": self.id_number,
+                "terminal": self.terminal}  # fmt: skip
+        try:
+            async with self.http.post(f"{self.base_url}/api/exam/login", json=body) as response:
+                data = await response.json(content_type=None)
+        except Exception as exc:  # noqa: BLE001 - any failure is a figure, not a crash
+            return time.perf_counter() - start, f"login_{type(exc).__name__}"
+        if response.status != 200:
+            code = (data.get("error") or {}).get("code", "?") if isinstance(data, dict) else "?"
+            return time.perf_counter() - start, f"login_{response.status}_{code}"
+        self.token = data["token"]
+        self.attempt_id = int(data["attempt_id"])
+        return time.perf_counter() - start, None
+
+    async def connect(self) -> tuple[float, str | None]:
+        self._first_state = asyncio.get_running_loop().create_future()
+        start = time.perf_counter()
+        try:
+            await self.sio.connect(
+                self.base_url,
+                namespaces=[NS],
+                transports=["websocket"],
+                auth={"token": self.token, "terminal": self.terminal, "lang": "zh_CN"},
+                wait_timeout=CALL_TIMEOUT,
+            )
+            got = await asyncio.wait_for(self._first_state, CALL_TIMEOUT)
+        except Exception as exc:  # noqa: BLE001 - any failure is a figure, not a crash
+            return time.perf_counter() - start, f"connect_{type(exc).__name__}"
+        self.alive = True
+        return got - start, None
+
+    async def start(self) -> tuple[float, float, str | None]:
+        """Emit start; return (start → paper state, start → ack, error)."""
+        self._paper = asyncio.get_running_loop().create_future()
+        begin = time.perf_counter()
+        try:
+            ack = await self.sio.call("start", {}, namespace=NS, timeout=CALL_TIMEOUT)
+            acked = time.perf_counter()
+            if not isinstance(ack, dict) or not ack.get("ok"):
+                return 0.0, 0.0, f"start_{_code(ack)}"
+            got = await asyncio.wait_for(self._paper, CALL_TIMEOUT)
+        except Exception as exc:  # noqa: BLE001
+            return 0.0, 0.0, f"start_{type(exc).__name__}"
+        return got - begin, acked - begin, None
+
+    def next_answer(self) -> dict[str, Any]:
+        """The next answer: questions in paper order, cycling, with a changed valid choice."""
+        question_id, qtype, keys = self.questions[self.sent % len(self.questions)]
+        cycle = self.sent // len(self.questions)
+        if qtype == "multi" and len(keys) >= 2:
+            picked = {cycle % len(keys), (cycle + 1) % len(keys)}
+            choice = [k for i, k in enumerate(keys) if i in picked]
+        else:
+            choice = [keys[cycle % len(keys)]]
+        self.sent += 1
+        return {"question_id": question_id, "choice": choice, "seq": self.sent}
+
+    async def answer(self) -> tuple[float, str | None]:
+        data = self.next_answer()
+        begin = time.perf_counter()
+        try:
+            ack = await self.sio.call("answer", data, namespace=NS, timeout=CALL_TIMEOUT)
+        except Exception as exc:  # noqa: BLE001
+            return time.perf_counter() - begin, f"answer_{type(exc).__name__}"
+        took = time.perf_counter() - begin
+        if isinstance(ack, dict) and ack.get("ok") and ack.get("seq") == data["seq"]:
+            self.acked[data["question_id"]] = (data["seq"], data["choice"])
+            return took, None
+        return took, f"answer_{_code(ack)}"
+
+
+def _code(ack: Any) -> str:
+    if isinstance(ack, dict) and isinstance(ack.get("error"), dict):
+        return str(ack["error"].get("code", "?"))
+    return "bad_ack"
+
+
+async def _until(wall: float) -> None:
+    delay = wall - time.time()
+    if delay > 0:
+        await asyncio.sleep(delay)
+
+
+class Worker:
+    """The candidates of one client process and the phases they run on command."""
+
+    def __init__(self, candidates: list[Candidate], total: int) -> None:
+        self.candidates = candidates
+        self.total = total
+
+    async def herd(self, at: float, spread: float) -> dict[str, Any]:
+        async def one(c: Candidate) -> tuple[float, float, str | None]:
+            await _until(at + spread * c.index / self.total)
+            login_s, error = await c.login()
+            if error:
+                return login_s, 0.0, error
+            connect_s, error = await c.connect()
+            return login_s, connect_s, error
+
+        results = await asyncio.gather(*(one(c) for c in self.candidates))
+        return {
+            "login": [r[0] for r in results if r[2] is None],
+            "connect_state": [r[1] for r in results if r[2] is None],
+            "errors": Counter(r[2] for r in results if r[2]),
+            "done_at": time.time(),
+        }
+
+    async def start(self, at: float) -> dict[str, Any]:
+        live = [c for c in self.candidates if c.alive]
+        await _until(at)
+        results = await asyncio.gather(*(c.start() for c in live))
+        return {
+            "paper": [r[0] for r in results if r[2] is None],
+            "start_ack": [r[1] for r in results if r[2] is None],
+            "errors": Counter(r[2] for r in results if r[2]),
+            "done_at": time.time(),
+        }
+
+    async def paced(self, at: float, rate: float, duration: float) -> dict[str, Any]:
+        """Candidate g answers at at + (g + j·N)/rate, j = 0, 1, …, until at + duration."""
+        acks: list[float] = []
+        lags: list[float] = []
+        errors: Counter[str] = Counter()
+        end = at + duration
+
+        async def one(c: Candidate) -> None:
+            slot = at + c.index / rate
+            while slot < end:
+                await _until(slot)
+                lags.append(max(0.0, time.time() - slot))
+                took, error = await c.answer()
+                if error:
+                    errors[error] += 1
+                else:
+                    acks.append(took)
+                slot += self.total / rate
+
+        await asyncio.gather(*(one(c) for c in self.candidates if c.alive and c.questions))
+        return {"ack": acks, "lag": lags, "errors": errors, "done_at": time.time()}
+
+    async def full(self, at: float, duration: float) -> dict[str, Any]:
+        """Each candidate answers again as soon as its previous answer is acked."""
+        acks: list[float] = []
+        late = 0
+        errors: Counter[str] = Counter()
+        end = at + duration
+
+        async def one(c: Candidate) -> None:
+            nonlocal late
+            await _until(at)
+            while time.time() < end:
+                took, error = await c.answer()
+                if error:
+                    errors[error] += 1
+                elif time.time() <= end:
+                    acks.append(took)
+                else:
+                    late += 1  # acked after the window: durable, not counted in the rate
+
+        await asyncio.gather(*(one(c) for c in self.candidates if c.alive and c.questions))
+        return {"ack": acks, "late": late, "errors": errors, "done_at": time.time()}
+
+    def acked(self) -> dict[int, dict[int, tuple[int, list[str]]]]:
+        return {c.attempt_id: dict(c.acked) for c in self.candidates if c.acked}
+
+    async def close(self) -> None:
+        async def one(c: Candidate) -> None:
+            try:
+                await asyncio.wait_for(c.sio.disconnect(), 5)
+            except Exception:  # noqa: BLE001,S110 - the server may already be gone
+                pass
+
+        await asyncio.gather(*(one(c) for c in self.candidates))
+
+
+def client_process(conn: Any, base_url: str, infos: list[tuple[int, dict[str, str]]],
+                   total: int) -> None:  # fmt: skip
+    """Entry point of one client process: run the commands the parent sends over ``conn``."""
+    raise_open_files(len(infos) * 4 + 256)
+    asyncio.run(_client_main(conn, base_url, infos, total))
+
+
+async def _client_main(conn: Any, base_url: str, infos: list[tuple[int, dict[str, str]]],
+                       total: int) -> None:  # fmt: skip
+    import aiohttp
+
+    loop = asyncio.get_running_loop()
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(connector=connector) as http:
+        worker = Worker([Candidate(i, info, base_url, http) for i, info in infos], total)
+        while True:
+            command = await loop.run_in_executor(None, conn.recv)
+            name = command["cmd"]
+            cpu = time.process_time()
+            try:
+                result = await _run_command(worker, command)
+            except Exception as exc:  # noqa: BLE001 - report, let the parent decide
+                result = {"error": f"{name}: {type(exc).__name__}: {exc}"}
+            if name == "close":
+                conn.send({"closed": True})
+                return
+            result["cpu_s"] = time.process_time() - cpu
+            conn.send(result)
+
+
+async def _run_command(worker: Worker, command: dict[str, Any]) -> dict[str, Any]:
+    name = command["cmd"]
+    if name == "herd":
+        return await worker.herd(command["at"], command["spread"])
+    if name == "start":
+        return await worker.start(command["at"])
+    if name == "paced":
+        return await worker.paced(command["at"], command["rate"], command["duration"])
+    if name == "full":
+        return await worker.full(command["at"], command["duration"])
+    if name == "acked":
+        return {"acked": worker.acked()}
+    if name == "close":
+        await worker.close()
+        return {}
+    return {"error": f"unknown command {name}"}
+
+
+# ============================================================================ server side
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_cpu() -> tuple[float, float]:
+    """(busy, total) CPU jiffies of the whole machine, from /proc/stat; idle and iowait idle."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    total = sum(values)
+    return total - values[3] - values[4], total
+
+
+def listen_drops() -> int:
+    """SYNs dropped because a listen queue was full (machine-wide TcpExt ListenDrops)."""
+    lines = Path("/proc/net/netstat").read_text().splitlines()
+    for names, values in zip(lines[::2], lines[1::2], strict=False):
+        if names.startswith("TcpExt:"):
+            table_ = dict(zip(names.split()[1:], values.split()[1:], strict=True))
+            return int(table_.get("ListenDrops", 0))
+    return 0
+
+
+def rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"the server exited with status {proc.returncode}; see its log")
+        try:
+            with urllib.request.urlopen(url, timeout=2):  # noqa: S310 - 127.0.0.1 only
+                return
+        except urllib.error.HTTPError:
+            return  # it answers: ready
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit(f"the server did not answer {url} within {timeout:.0f} s")
+
+
+def seed(n: int, reuse: bool) -> tuple[Path, list[dict[str, str]]]:
+    """Seed a template database with N drill candidates; return it and the candidates.
+
+    With ``reuse``, a template left by an earlier run at the newest schema is used again.
+    """
+    OUT.mkdir(parents=True, exist_ok=True)
+    path = OUT / f"drill-{n}.db"
+    listing = OUT / f"drill-{n}.json"
+    if reuse and listing.exists() and _at_head(path):
+        return path, json.loads(listing.read_text())
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    started = time.perf_counter()
+    done = subprocess.run(
+        [str(VENV_BIN / "examserver"), "demo", "--db", str(path), "--seed-only", "--json",
+         "--candidates", str(n)],
+        capture_output=True, check=False, timeout=1800, env=server_env(),
+    )  # fmt: skip
+    if done.returncode != 0:
+        raise SystemExit(f"seeding failed: {done.stderr.decode()[-2000:]}")
+    world = json.loads(done.stdout)
+    drill = next(s for s in world["sessions"] if s["code"] == "DEMO-DRILL")
+    print(f"seeded {len(drill['candidates'])} drill candidates in "
+          f"{time.perf_counter() - started:.1f} s", file=sys.stderr)  # fmt: skip
+    write_json(listing, drill["candidates"])
+    return path, drill["candidates"]
+
+
+def _at_head(path: Path) -> bool:
+    """Whether the SQLite file at ``path`` exists at the newest migration."""
+    if not path.exists():
+        return False
+    from alembic.script import ScriptDirectory
+
+    from examserver.db import alembic_config
+
+    head = ScriptDirectory.from_config(alembic_config(f"sqlite:///{path}")).get_current_head()
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
+        row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+    return row is not None and row[0] == head
+
+
+def server_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["EXAMSERVER_SECRET_KEY"] = "bench-not-a-secret"
+    env.pop("EXAMSERVER_DATABASE_URL", None)
+    return env
+
+
+def echo_states(db_path: Path) -> Path:
+    """Write the echo server's two `state` payloads, built from a real drill paper."""
+    os.environ.setdefault("EXAMSERVER_SECRET_KEY", "bench-not-a-secret")
+    from sqlalchemy import select
+
+    from examserver import create_app
+    from examserver.db import utcnow
+    from examserver.delivery import service
+    from examserver.delivery.models import Attempt
+    from examserver.extensions import db
+    from examserver.sessions.models import ExamSession
+
+    app = create_app({"DATABASE_URL": f"sqlite:///{db_path}"})
+    with app.app_context():
+        attempt = db.session.scalars(
+            select(Attempt).join(ExamSession, ExamSession.id == Attempt.session_id)
+            .where(ExamSession.code == "DEMO-DRILL").order_by(Attempt.id)
+        ).first()  # fmt: skip
+        assert attempt is not None, "no drill attempt"
+        waiting = service.state_payload(db.session, attempt, utcnow())
+        view = service.build_paper_view(db.session, attempt.paper_id)
+        db.session.rollback()
+        db.engine.dispose()
+    running = json.loads(json.dumps(waiting))
+    running["attempt"]["status"] = "running"
+    running["paper"] = {"sections": list(view.sections)}
+    path = OUT / "echo-state.json"
+    write_json(path, {"connect": waiting, "start": running})
+    return path
+
+
+def start_server(kind: str, mode: str, port: int, template: Path, states: Path
+                 ) -> tuple[subprocess.Popen[bytes], Path | None, Any]:  # fmt: skip
+    log = open(OUT / f"server-{kind}-{mode}.log", "wb")  # noqa: SIM115 - closed by the caller
+    if kind == "examserver":
+        db_path = OUT / f"run-{mode}.db"
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{db_path}{suffix}").unlink(missing_ok=True)
+            if Path(f"{template}{suffix}").exists():
+                shutil.copyfile(f"{template}{suffix}", f"{db_path}{suffix}")
+        cmd = [str(VENV_BIN / "examserver"), "serve", "--db", str(db_path),
+               "--host", "127.0.0.1", "--port", str(port), "--async-mode", mode]  # fmt: skip
+    else:
+        db_path = None
+        cmd = [PYTHON, str(ROOT / "bench" / "echo_server.py"), "--port", str(port),
+               "--async-mode", mode, "--state", str(states)]  # fmt: skip
+    # The server inherits this process's raised open-files limit.
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=server_env())
+    return proc, db_path, log
+
+
+def merge(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """Concatenate the lists, add the counters, keep the latest done_at, sum cpu."""
+    merged: dict[str, Any] = {}
+    for result in results:
+        for key, value in result.items():
+            if isinstance(value, list):
+                merged.setdefault(key, []).extend(value)
+            elif isinstance(value, Counter):
+                merged.setdefault(key, Counter()).update(value)
+            elif key == "done_at":
+                merged[key] = max(merged.get(key, 0.0), value)
+            elif isinstance(value, int | float):
+                merged[key] = merged.get(key, 0) + value
+    return merged
+
+
+class Room:
+    """The client processes of one run and the commands sent to all of them."""
+
+    def __init__(self, base_url: str, candidates: list[dict[str, str]], procs: int) -> None:
+        ctx = mp.get_context("spawn")
+        self.pipes = []
+        self.procs = []
+        indexed = list(enumerate(candidates))
+        for k in range(procs):
+            parent, child = ctx.Pipe()
+            share = indexed[k::procs]
+            proc = ctx.Process(target=client_process, args=(child, base_url, share,
+                                                            len(candidates)), daemon=True)
+            proc.start()
+            self.pipes.append(parent)
+            self.procs.append(proc)
+
+    def run(self, command: dict[str, Any], timeout: float) -> dict[str, Any]:
+        for pipe in self.pipes:
+            pipe.send(command)
+        results = []
+        for pipe in self.pipes:
+            if not pipe.poll(timeout):
+                raise SystemExit(f"a client process did not finish {command['cmd']} in time")
+            results.append(pipe.recv())
+        failed = [r["error"] for r in results if "error" in r]
+        if failed:
+            raise SystemExit(f"a client process failed: {failed}")
+        return merge(results) if command["cmd"] != "acked" else {
+            "acked": {k: v for r in results for k, v in r["acked"].items()}
+        }
+
+    def close(self) -> None:
+        for pipe in self.pipes:
+            try:
+                pipe.send({"cmd": "close"})
+            except OSError:
+                pass
+        for pipe, proc in zip(self.pipes, self.procs, strict=True):
+            try:
+                if pipe.poll(30):
+                    pipe.recv()
+            except (OSError, EOFError):
+                pass
+            proc.join(10)
+            if proc.is_alive():
+                proc.kill()
+
+
+def run_target(kind: str, mode: str, args: argparse.Namespace, template: Path,
+               candidates: list[dict[str, str]], states: Path) -> dict[str, Any]:  # fmt: skip
+    """Run every phase against one server; return its figures."""
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    proc, db_path, log = start_server(kind, mode, port, template, states)
+    label = f"{kind}/{mode}"
+    figures: dict[str, Any] = {"target": label, "kind": kind, "mode": mode}
+    room: Room | None = None
+    spy: subprocess.Popen[bytes] | None = None
+    try:
+        wait_ready(base_url + ("/exam" if kind == "examserver" else "/"), proc)
+        rss_idle = rss_kb(proc.pid)
+        room = Room(base_url, candidates, args.client_procs)
+        n = len(candidates)
+        phases = [
+            ("herd", {"cmd": "herd", "spread": args.herd_spread}, args.herd_spread),
+            ("start", {"cmd": "start"}, 0.0),
+            ("paced", {"cmd": "paced", "rate": args.rate, "duration": args.duration},
+             args.duration),
+            ("full", {"cmd": "full", "duration": args.full_duration}, args.full_duration),
+        ]  # fmt: skip
+        for name, command, length in phases:
+            spy = profiler(proc.pid, f"{kind}-{mode}-{name}") if args.profile else None
+            cpu_before = cpu_seconds(proc.pid)
+            busy_before, total_before = machine_cpu()
+            drops_before = listen_drops()
+            at = time.time() + 1.0  # every client process is waiting on its pipe by then
+            command["at"] = at
+            result = room.run(command, length + PHASE_MARGIN + CALL_TIMEOUT)
+            result["wall_s"] = result.pop("done_at") - at
+            result["server_cpu_s"] = cpu_seconds(proc.pid) - cpu_before
+            result["client_cpu_s"] = result.pop("cpu_s")
+            busy, total = machine_cpu()
+            result["machine_busy"] = (busy - busy_before) / max(total - total_before, 1)
+            result["other_cpu_s"] = max(0.0, (busy - busy_before) / os.sysconf("SC_CLK_TCK")
+                                        - result["server_cpu_s"] - result["client_cpu_s"])
+            result["listen_drops"] = listen_drops() - drops_before
+            if spy is not None:
+                spy.send_signal(signal.SIGINT)
+                spy.wait(60)
+                spy = None
+            if name == "herd":
+                result["rss_per_connection_kb"] = (rss_kb(proc.pid) - rss_idle) / max(n, 1)
+            figures[name] = result
+            print(f"  {label} {name}: {_brief(name, result)}", file=sys.stderr)
+            if name == "herd" and not result.get("connect_state"):
+                raise SystemExit(f"{label}: no candidate connected: {dict(result['errors'])}")
+        acked = room.run({"cmd": "acked"}, 60)["acked"] if kind == "examserver" else {}
+        if kind == "examserver":
+            proc.send_signal(signal.SIGKILL)  # what was acked must be on disk, whatever happens
+            proc.wait(30)
+            assert db_path is not None
+            figures["durability"] = check_durability(db_path, acked)
+    finally:
+        # The server and the profiler first: nothing of ours may outlive the run.
+        for child in (spy, proc):
+            if child is not None and child.poll() is None:
+                child.terminate()
+                try:
+                    child.wait(15)
+                except subprocess.TimeoutExpired:
+                    child.kill()
+                    child.wait(15)
+        if room is not None:
+            room.close()
+        log.close()
+    return figures
+
+
+def profiler(pid: int, label: str) -> subprocess.Popen[bytes]:
+    """Attach py-spy to the server, idle stacks included (time blocked in SQLite shows)."""
+    spy = shutil.which("py-spy", path=str(VENV_BIN)) or shutil.which("py-spy")
+    if spy is None:
+        raise SystemExit("--profile needs py-spy: .venv/bin/pip install py-spy")
+    out = OUT / f"profile-{label}.txt"
+    return subprocess.Popen(  # noqa: S603
+        [spy, "record", "--pid", str(pid), "--idle", "--nonblocking", "--format", "raw",
+         "--rate", "200", "--output", str(out)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+def _brief(name: str, result: dict[str, Any]) -> str:
+    errors = dict(result.get("errors") or {})
+    key = {"herd": "connect_state", "start": "paper", "paced": "ack", "full": "ack"}[name]
+    s = summary_ms(result.get(key, []))
+    r = result
+    text = (
+        f"n={s['n']} p50={s['p50']:.1f} ms p99={s['p99']:.1f} ms wall={r['wall_s']:.1f} s; "
+        f"cpu s: server {r['server_cpu_s']:.1f}, clients {r['client_cpu_s']:.1f}, "
+        f"others {r['other_cpu_s']:.1f} (machine {r['machine_busy']:.0%} busy); "
+        f"listen drops {r['listen_drops']}"
+    )
+    return text + (f"; errors {errors}" if errors else "")
+
+
+def check_durability(db_path: Path, acked: dict[int, dict[int, tuple[int, list[str]]]]
+                     ) -> dict[str, Any]:  # fmt: skip
+    """Compare every acknowledged answer with the SQLite file after the server was killed."""
+    with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True) as conn:
+        rows = conn.execute(
+            "SELECT a.attempt_id, pi.question_version_id, a.choice, a.choice_seq"
+            " FROM answer a JOIN paper_item pi ON pi.id = a.paper_item_id"
+            " WHERE a.choice_seq > 0"
+        ).fetchall()
+    stored = {(r[0], r[1]): (r[3], json.loads(r[2])) for r in rows}
+    expected = {(a, q): v for a, answers in acked.items() for q, v in answers.items()}
+    missing = [k for k in expected if k not in stored]
+    older = [k for k, (seq, _c) in expected.items() if k in stored and stored[k][0] < seq]
+    differ = [k for k, (seq, choice) in expected.items()
+              if k in stored and stored[k][0] == seq and stored[k][1] != choice]  # fmt: skip
+    return {
+        "acked_questions": len(expected),
+        "answer_rows": len(stored),
+        "missing": len(missing),
+        "older_than_acked": len(older),
+        "choice_differs": len(differ),
+        "ok": not missing and not older and not differ and len(stored) == len(expected),
+    }
+
+
+# ============================================================================ report
+def figures_of(run: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+    herd, start, paced, full = run["herd"], run["start"], run["paced"], run["full"]
+    return {
+        "login_ms": summary_ms(herd["login"]),
+        "connect_state_ms": summary_ms(herd["connect_state"]),
+        "herd_wall_s": herd["wall_s"],
+        "herd_errors": dict(herd["errors"]),
+        "rss_per_connection_kb": herd["rss_per_connection_kb"],
+        "paper_ms": summary_ms(start["paper"]),
+        "start_ack_ms": summary_ms(start["start_ack"]),
+        "start_wall_s": start["wall_s"],
+        "start_errors": dict(start["errors"]),
+        "paced_ack_ms": summary_ms(paced["ack"]),
+        "paced_rate": len(paced["ack"]) / args.duration,
+        "paced_lag_ms": summary_ms(paced["lag"]),
+        "paced_errors": dict(paced["errors"]),
+        "full_ack_ms": summary_ms(full["ack"]),
+        "full_acks_per_s": len(full["ack"]) / args.full_duration,
+        "full_errors": dict(full["errors"]),
+        "server_cpu_s": {k: run[k]["server_cpu_s"] for k in ("herd", "start", "paced", "full")},
+        "client_cpu_s": {k: run[k]["client_cpu_s"] for k in ("herd", "start", "paced", "full")},
+        "durability": run.get("durability"),
+    }
+
+
+ROWS = [
+    ("login p50 / p99 ms", lambda f: (f["login_ms"]["p50"], f["login_ms"]["p99"])),
+    ("connect→state p50 / p99 ms",
+     lambda f: (f["connect_state_ms"]["p50"], f["connect_state_ms"]["p99"])),
+    ("herd wall s", lambda f: f["herd_wall_s"]),
+    ("server RSS per connection KB", lambda f: f["rss_per_connection_kb"]),
+    ("paper delivery p50 / p99 ms", lambda f: (f["paper_ms"]["p50"], f["paper_ms"]["p99"])),
+    ("paper delivery max ms", lambda f: f["paper_ms"]["max"]),
+    ("common start wall s", lambda f: f["start_wall_s"]),
+    ("paced ack p50 / p99 ms", lambda f: (f["paced_ack_ms"]["p50"], f["paced_ack_ms"]["p99"])),
+    ("paced ack max ms", lambda f: f["paced_ack_ms"]["max"]),
+    ("paced acks/s", lambda f: f["paced_rate"]),
+    ("full-speed ack p50 / p99 ms",
+     lambda f: (f["full_ack_ms"]["p50"], f["full_ack_ms"]["p99"])),
+    ("full-speed acks/s", lambda f: f["full_acks_per_s"]),
+    ("server CPU s herd/start/paced/full",
+     lambda f: tuple(f["server_cpu_s"][k] for k in ("herd", "start", "paced", "full"))),
+    ("client CPU s herd/start/paced/full",
+     lambda f: tuple(f["client_cpu_s"][k] for k in ("herd", "start", "paced", "full"))),
+]  # fmt: skip
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, tuple):
+        return " / ".join(f"{v:,.1f}" for v in value)
+    return f"{value:,.1f}"
+
+
+def _ratio(a: Any, b: Any) -> str:
+    pairs = zip(a, b, strict=True) if isinstance(a, tuple) else [(a, b)]
+    return " / ".join(f"{x / y:.2f}" if y else "-" for x, y in pairs)
+
+
+def report(results: dict[str, dict[str, Any]], modes: list[str], args: argparse.Namespace) -> str:
+    headers = ["figure"]
+    for mode in modes:
+        headers += [f"examserver {mode}", f"echo {mode}", "ratio"]
+    rows = []
+    for label, get in ROWS:
+        row = [label]
+        for mode in modes:
+            ex, echo = results[f"examserver/{mode}"], results[f"echo/{mode}"]
+            row += [_cell(get(ex)), _cell(get(echo)), _ratio(get(ex), get(echo))]
+        rows.append(row)
+    lines = [table(headers, rows), ""]
+    for mode in modes:
+        ex, echo = results[f"examserver/{mode}"], results[f"echo/{mode}"]
+        paper = ex["paper_ms"]["p99"] / echo["paper_ms"]["p99"]
+        full = ex["full_acks_per_s"] / echo["full_acks_per_s"]
+        durable = ex["durability"]
+        errors = {k: v for key in ("herd_errors", "start_errors", "paced_errors", "full_errors")
+                  for k, v in ex[key].items()}  # fmt: skip
+        lines += [
+            f"{mode}: aims for {args.candidates:,} candidates",
+            f"  paper delivery p99 {paper:.2f}× the echo's (aim ≤ 1.5): "
+            + ("met" if paper <= 1.5 else "MISSED"),
+            f"  answer ack p99 at {args.rate:g}/s: {ex['paced_ack_ms']['p99']:.1f} ms "
+            "(aim < 50): " + ("met" if ex["paced_ack_ms"]["p99"] < 50 else "MISSED"),
+            f"  durable full-speed acks {ex['full_acks_per_s']:,.0f}/s = {full:.2f}× the echo's "
+            "(aim ≥ 0.33): " + ("met" if full >= 1 / 3 else "MISSED"),
+            f"  durability after SIGKILL: {durable['acked_questions']:,} acked answers, "
+            f"{durable['answer_rows']:,} rows, missing {durable['missing']}, older "
+            f"{durable['older_than_acked']}, differing {durable['choice_differs']}: "
+            + ("ok" if durable["ok"] else "FAILED"),
+        ]
+        if errors:
+            lines.append(f"  errors: {errors}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--candidates", type=int, default=1000)
+    parser.add_argument("--modes", default="eventlet,gevent")
+    parser.add_argument("--rate", type=float, default=100.0, help="answers/s across the room")
+    parser.add_argument("--duration", type=float, default=30.0, help="exam-pace phase, s")
+    parser.add_argument("--full-duration", type=float, default=20.0, help="full-speed phase, s")
+    parser.add_argument("--herd-spread", type=float, default=2.0, help="logins spread over, s")
+    parser.add_argument("--client-procs", type=int, default=2, help="client processes")
+    parser.add_argument("--targets", default="examserver,echo", help="servers to run")
+    parser.add_argument("--reseed", action="store_true",
+                        help="seed a new template database even if bench/out/ has one")
+    parser.add_argument("--profile", action="store_true",
+                        help="record each phase of each server with py-spy into bench/out/")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    args = parser.parse_args(argv)
+    targets = [t.strip() for t in args.targets.split(",") if t.strip()]
+    if not targets or any(t not in ("examserver", "echo") for t in targets):
+        parser.error("--targets is a comma-separated list of examserver, echo")
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    if not modes or any(m not in ("eventlet", "gevent") for m in modes):
+        parser.error("--modes is a comma-separated list of eventlet, gevent")
+    if not 1 <= args.candidates <= 5000 or not 1 <= args.client_procs <= 16:
+        parser.error("--candidates must be 1..5000 and --client-procs 1..16")
+    if not 0 < args.rate <= 10_000 or not 0 < args.duration <= 600:
+        parser.error("--rate must be in (0, 10000] and --duration in (0, 600]")
+    if not 0 < args.full_duration <= 600 or not 0 <= args.herd_spread <= 60:
+        parser.error("--full-duration must be in (0, 600] and --herd-spread in [0, 60]")
+    raise_open_files(args.candidates * 4 + 1024)
+    # A SIGTERM (timeout, kill) unwinds like an error, so no server or client is left behind.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    template, candidates = seed(args.candidates, reuse=not args.reseed)
+    states = echo_states(template)
+    results: dict[str, dict[str, Any]] = {}
+    raw: dict[str, Any] = {}
+    for mode in modes:
+        for kind in targets:
+            print(f"{kind} ({mode}), {len(candidates)} candidates", file=sys.stderr)
+            run = run_target(kind, mode, args, template, candidates, states)
+            raw[run["target"]] = run
+            results[run["target"]] = figures_of(run, args)
+    summary = {
+        "candidates": len(candidates),
+        "client_procs": args.client_procs,
+        "rate": args.rate,
+        "duration_s": args.duration,
+        "full_duration_s": args.full_duration,
+        "herd_spread_s": args.herd_spread,
+        "cpus": os.cpu_count(),
+        "results": results,
+    }
+    write_json(OUT / f"delivery-{len(candidates)}.json", summary)
+    if args.json:
+        print(json.dumps(summary, ensure_ascii=False, indent=2, default=str))
+        return 0
+    if len(targets) < 2:
+        print(json.dumps(results, ensure_ascii=False, indent=2, default=str))
+        return 0
+    print(f"exam delivery benchmark: {len(candidates):,} candidates in {args.client_procs} "
+          f"client processes, {os.cpu_count()} CPUs, 127.0.0.1, SQLite; "
+          f"pace {args.rate:g} answers/s for {args.duration:g} s, "
+          f"full speed for {args.full_duration:g} s")  # fmt: skip
+    print()
+    print(report(results, modes, args))
+    ok = all(r["durability"]["ok"] for k, r in results.items() if k.startswith("examserver"))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
