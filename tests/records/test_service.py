@@ -161,7 +161,8 @@ def test_printed_card_groups_the_code(app, card) -> None:
 WINDOW = dt.timedelta(minutes=15)
 
 
-def test_a_client_is_locked_out_at_the_limit_until_failures_age(app) -> None:
+def test_a_client_is_locked_out_at_the_limit_until_failures_age(any_db_app) -> None:
+    app = any_db_app
     now = utcnow()
     with app.app_context():
         for i in range(3):
@@ -182,7 +183,8 @@ def test_a_client_is_locked_out_at_the_limit_until_failures_age(app) -> None:
         )
 
 
-def test_recording_a_failure_prunes_every_clients_old_failures(app) -> None:
+def test_recording_a_failure_prunes_every_clients_old_failures(any_db_app) -> None:
+    app = any_db_app
     now = utcnow()
     with app.app_context():
         db.session.add_all(
