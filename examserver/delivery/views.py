@@ -135,7 +135,10 @@ def _writer() -> AnswerWriter:
 
 
 def _refuse(code: str) -> ConnectionRefusedError:
-    return ConnectionRefusedError({"code": code, "message": message_for(code)})
+    # python-socketio turns a lone argument into a string ({"message": str(arg)}); the second
+    # argument travels as structured data: the client's connect_error gets err.data {code, message}.
+    message = message_for(code)
+    return ConnectionRefusedError(message, {"code": code, "message": message})
 
 
 def _fail(code: str) -> dict[str, Any]:
