@@ -26,6 +26,11 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         static_folder=str(ROOT / "static"),
     )
     app.config.from_mapping(load_settings(Path(app.instance_path), overrides))
+    hops = int(app.config["EXAMSERVER"]["PROXY_HOPS"])
+    if hops:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
 
     from examserver import errors, i18n, web
     from examserver.auth import views as auth_views

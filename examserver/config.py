@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,8 @@ DEFAULTS: dict[str, Any] = {
     # Public card verification: wrong tries allowed per client per window
     "VERIFY_MAX_FAILURES": 10,
     "VERIFY_WINDOW_MIN": 15,
+    # Reverse proxies in front of examserver (nginx): their X-Forwarded-For is trusted this deep
+    "PROXY_HOPS": 0,
 }
 
 _INT_KEYS = {
@@ -39,6 +42,7 @@ _INT_KEYS = {
     "CARD_TRAINING_HOURS",
     "VERIFY_MAX_FAILURES",
     "VERIFY_WINDOW_MIN",
+    "PROXY_HOPS",
 }
 
 
@@ -48,7 +52,13 @@ def load_settings(instance_path: Path, overrides: dict[str, Any] | None = None) 
     for key in DEFAULTS:
         value = os.environ.get(ENV_PREFIX + key)
         if value is not None and value != "":
-            settings[key] = int(value) if key in _INT_KEYS else value
+            if key in _INT_KEYS:
+                try:
+                    settings[key] = int(value)
+                except ValueError:
+                    raise SettingsError(f"{ENV_PREFIX}{key} must be a whole number") from None
+            else:
+                settings[key] = value
     overrides = dict(overrides or {})
     for key in list(overrides):
         if key in DEFAULTS:
@@ -56,6 +66,7 @@ def load_settings(instance_path: Path, overrides: dict[str, Any] | None = None) 
     if not settings["DATABASE_URL"]:
         settings["DATABASE_URL"] = "sqlite:///" + str(instance_path / "examserver.db")
     settings["DATABASE_URL"] = normalise_database_url(settings["DATABASE_URL"])
+    check_settings(settings)
     if not settings["SECRET_KEY"]:
         settings["SECRET_KEY"] = _instance_secret(instance_path)
     config = {
@@ -72,6 +83,23 @@ def load_settings(instance_path: Path, overrides: dict[str, Any] | None = None) 
     }
     config.update(overrides)  # raw Flask keys such as TESTING
     return config
+
+
+class SettingsError(ValueError):
+    """A setting with a value examserver cannot run with."""
+
+
+def check_settings(settings: dict[str, Any]) -> None:
+    """Refuse settings that would break the system later, with the setting's name."""
+    if settings["ASYNC_MODE"] not in ("eventlet", "gevent", "threading"):
+        raise SettingsError("EXAMSERVER_ASYNC_MODE must be eventlet, gevent or threading")
+    if not re.fullmatch(r"[A-Z0-9]{0,12}", str(settings["CARD_PREFIX"])):
+        raise SettingsError("EXAMSERVER_CARD_PREFIX: up to 12 upper-case letters and digits")
+    if settings["LOCALE"] not in ("zh_CN", "en"):
+        raise SettingsError("EXAMSERVER_LOCALE must be zh_CN or en")
+    for key in _INT_KEYS:
+        if int(settings[key]) < 0:
+            raise SettingsError(f"EXAMSERVER_{key} must not be negative")
 
 
 def normalise_database_url(url: str) -> str:

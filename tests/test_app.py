@@ -59,3 +59,40 @@ def test_migrations_build_the_models_schema_on_postgres() -> None:
     command.check(alembic_config(PG_URL))
     command.downgrade(alembic_config(PG_URL), "base")
     upgrade_database(PG_URL)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("EXAMSERVER_ASYNC_MODE", "tornado"),
+        ("EXAMSERVER_CARD_PREFIX", "px-"),
+        ("EXAMSERVER_LOCALE", "fr"),
+        ("EXAMSERVER_QUESTIONS_PER_PAGE", "many"),
+        ("EXAMSERVER_PROXY_HOPS", "-1"),
+    ],
+)
+def test_bad_settings_are_refused_with_their_name(monkeypatch, tmp_path: Path, name, value) -> None:
+    from examserver.config import SettingsError
+
+    monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError, match=name):
+        create_app({"DATABASE_URL": "sqlite:///" + str(tmp_path / "x.db"), "SECRET_KEY": "k"})
+
+
+def test_proxy_hops_trust_the_forwarded_address(tmp_path: Path) -> None:
+    app = create_app(
+        {"DATABASE_URL": "sqlite:///" + str(tmp_path / "p.db"), "SECRET_KEY": "k",
+         "ASYNC_MODE": "threading", "PROXY_HOPS": 1}
+    )
+    seen = []
+
+    @app.get("/_probe")
+    def _probe() -> str:
+        from flask import request
+
+        seen.append(request.remote_addr)
+        return "ok"
+
+    _probe.allowed_roles = None
+    app.test_client().get("/_probe", headers={"X-Forwarded-For": "10.1.2.3"})
+    assert seen == ["10.1.2.3"]
