@@ -29,7 +29,7 @@ from examserver.extensions import db, socketio
 from examserver.notify import EXAM_NS, PROCTOR_NS, proctor_room, to_attempt, to_session_terminals
 from examserver.proctor import service
 from examserver.proctor.live import push_candidates, push_events
-from examserver.proctor.service import Outcome, ProctorError
+from examserver.proctor.service import Outcome
 from examserver.sessions.models import ExamSession
 
 log = logging.getLogger("examserver.proctor")
@@ -43,6 +43,13 @@ def _fail(code: str) -> dict[str, Any]:
     return {"ok": False, **error_body(code)}
 
 
+def _refuse(code: str) -> ConnectionRefusedError:
+    # A lone argument reaches the client as str(arg); the second one travels as structured data,
+    # so the console's connect_error gets err.data {code, message} as the protocol says.
+    message = message_for(code)
+    return ConnectionRefusedError(message, {"code": code, "message": message})
+
+
 class ProctorNamespace(Namespace):
     """`/proctor`: staff consoles. A candidate's token never gets in: only a staff session."""
 
@@ -51,7 +58,14 @@ class ProctorNamespace(Namespace):
         self._connections: dict[str, dict[str, Any]] = {}
 
     def trigger_event(self, event: str, *args: Any) -> Any:
-        handler = getattr(self, "on_" + (event or ""), None)
+        handler: Callable[..., Any] | None
+        if event in ACTIONS:
+
+            def handler(data: Any = None) -> dict[str, Any]:
+                return self._act(event, data)
+
+        else:
+            handler = getattr(self, "on_" + (event or ""), None)
         if handler is None:
             return None
 
@@ -64,9 +78,7 @@ class ProctorNamespace(Namespace):
                 except Exception:
                     log.exception("/proctor %s handler failed", event)
                     if event == "connect":
-                        raise ConnectionRefusedError(
-                            {"code": "server_error", "message": message_for("server_error")}
-                        ) from None
+                        raise _refuse("server_error") from None
                     return None if event == "disconnect" else _fail("server_error")
 
         return self.socketio._handle_event(guarded, event, self.namespace, *args)
@@ -75,9 +87,7 @@ class ProctorNamespace(Namespace):
         user = current_user._get_current_object() if current_user.is_authenticated else None
         if user is None or user.role not in WATCHERS or not user.active:
             log.info("/proctor connection refused from %s", request.remote_addr)
-            raise ConnectionRefusedError(
-                {"code": "login_required", "message": message_for("login_required")}
-            )
+            raise _refuse("login_required")
         self._connections[request.sid] = {"user_id": user.id, "watching": set()}  # type: ignore[attr-defined]
 
     def on_disconnect(self, reason: Any = None) -> None:
@@ -126,109 +136,10 @@ class ProctorNamespace(Namespace):
             self._connections.get(request.sid, {}).get("watching", set()).discard(session_id)  # type: ignore[attr-defined]
         return {"ok": True}
 
-    # Actions: each validated and authorised in the service call below.
-    def on_verify(self, data: Any = None) -> dict[str, Any]:
-        return self._act(
-            data,
-            lambda s, u, d, now: service.verify(
-                s, u, d.get("session_id"), d.get("candidate_id"), now
-            ),
-        )
-
-    def on_mark_absent(self, data: Any = None) -> dict[str, Any]:
-        return self._act(
-            data,
-            lambda s, u, d, now: service.mark_absent(
-                s, u, d.get("session_id"), d.get("candidate_id"), now
-            ),
-        )
-
-    def on_start_room(self, data: Any = None) -> dict[str, Any]:
-        return self._act(
-            data, lambda s, u, d, now: service.start_room(s, u, d.get("session_id"), now)
-        )
-
-    def on_pause(self, data: Any = None) -> dict[str, Any]:
-        return self._act(
-            data,
-            lambda s, u, d, now: service.pause(
-                s, u, d.get("session_id"), d.get("candidate_id"), d.get("reason"), now
-            ),
-        )
-
-    def on_resume(self, data: Any = None) -> dict[str, Any]:
-        return self._act(
-            data,
-            lambda s, u, d, now: service.resume(
-                s, u, d.get("session_id"), d.get("candidate_id"), now
-            ),
-        )
-
-    def on_extend(self, data: Any = None) -> dict[str, Any]:
-        return self._act(
-            data,
-            lambda s, u, d, now: service.extend(
-                s,
-                u,
-                d.get("session_id"),
-                d.get("candidate_id"),
-                d.get("minutes"),
-                d.get("reason"),
-                now,
-            ),
-        )
-
-    def on_force_submit(self, data: Any = None) -> dict[str, Any]:
-        return self._act(
-            data,
-            lambda s, u, d, now: service.force_submit(
-                s, u, d.get("session_id"), d.get("candidate_id"), d.get("reason"), now
-            ),
-        )
-
-    def on_release_terminal(self, data: Any = None) -> dict[str, Any]:
-        return self._act(
-            data,
-            lambda s, u, d, now: service.release_terminal(
-                s, u, d.get("session_id"), d.get("candidate_id"), d.get("reason"), now
-            ),
-        )
-
-    def on_incident(self, data: Any = None) -> dict[str, Any]:
-        return self._act(
-            data,
-            lambda s, u, d, now: service.record_incident(
-                s, u, d.get("session_id"), d.get("candidate_id"), d.get("kind"), d.get("note"), now
-            ),
-        )
-
-    def on_confirm_incident(self, data: Any = None) -> dict[str, Any]:
-        return self._act(
-            data,
-            lambda s, u, d, now: service.confirm_incident(
-                s, u, d.get("session_id"), d.get("incident_id"), now
-            ),
-            confirm=True,
-        )
-
-    def on_announce(self, data: Any = None) -> dict[str, Any]:
-        return self._act(
-            data,
-            lambda s, u, d, now: service.announce(s, u, d.get("session_id"), d.get("text"), now),
-        )
-
-    def on_close_session(self, data: Any = None) -> dict[str, Any]:
-        return self._act(
-            data, lambda s, u, d, now: service.close_session(s, u, d.get("session_id"), now)
-        )
-
-    def _act(
-        self,
-        data: Any,
-        action: Callable[[Session, User, dict[str, Any], dt.datetime], Outcome],
-        confirm: bool = False,
-    ) -> dict[str, Any]:
-        if not isinstance(data, dict) or len(data) > 8:
+    def _act(self, event: str, data: Any) -> dict[str, Any]:
+        """Run one room action: check the payload's keys, authorise, call, push."""
+        action, fields = ACTIONS[event]
+        if not isinstance(data, dict) or not set(data) <= {"session_id", *fields}:
             return _fail("bad_payload")
         session_id = data.get("session_id")
         if isinstance(session_id, bool) or not isinstance(session_id, int):
@@ -242,15 +153,16 @@ class ProctorNamespace(Namespace):
                 exam_session = session.get(ExamSession, session_id)
                 if exam_session is None:
                     return _fail("unknown_session")
+                # A second staff member confirming an expulsion may be a patrol inspector.
                 allowed = service.can_act(session, user, exam_session) or (
-                    confirm and service.can_watch(session, user, exam_session)
+                    event == "confirm_incident" and service.can_watch(session, user, exam_session)
                 )
                 if not allowed:
                     log.warning(
-                        "user %s refused %s on session %s", user.username, action, session_id
+                        "user %s refused %s on session %s", user.username, event, session_id
                     )
                     return _fail("forbidden")
-                outcome = action(session, user, data, now)
+                outcome = action(session, user, session_id, *(data.get(f) for f in fields), now)
                 events = [service.event_row(e) for e in outcome.events]
                 states = {
                     attempt_id: delivery.state_payload(
@@ -258,12 +170,28 @@ class ProctorNamespace(Namespace):
                     )
                     for attempt_id in outcome.attempts
                 }
-        except ProctorError as exc:
-            return _fail(exc.code)
-        except delivery.DeliveryError as exc:
+        except delivery.DeliveryError as exc:  # ProctorError included
             return _fail(exc.code)
         _after_action(session_id, outcome, events, states, now)
         return {"ok": True, **outcome.result}
+
+
+# Room actions: the service that does each, and the payload fields it takes after session_id
+# (validated by the service). Every action is authorised in ``ProctorNamespace._act``.
+ACTIONS: dict[str, tuple[Callable[..., Outcome], tuple[str, ...]]] = {
+    "verify": (service.verify, ("candidate_id",)),
+    "mark_absent": (service.mark_absent, ("candidate_id",)),
+    "start_room": (service.start_room, ()),
+    "pause": (service.pause, ("candidate_id", "reason")),
+    "resume": (service.resume, ("candidate_id",)),
+    "extend": (service.extend, ("candidate_id", "minutes", "reason")),
+    "force_submit": (service.force_submit, ("candidate_id", "reason")),
+    "release_terminal": (service.release_terminal, ("candidate_id", "reason")),
+    "incident": (service.record_incident, ("candidate_id", "kind", "note")),
+    "confirm_incident": (service.confirm_incident, ("incident_id",)),
+    "announce": (service.announce, ("text",)),
+    "close_session": (service.close_session, ()),
+}
 
 
 def _after_action(
