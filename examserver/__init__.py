@@ -38,6 +38,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from examserver.delivery import views as delivery_views
     from examserver.extensions import csrf, db, login_manager, socketio
     from examserver.papers import views as paper_views
+    from examserver.proctor import record_views
     from examserver.proctor import views as proctor_views
     from examserver.question_bank import transfer_views
     from examserver.question_bank import views as bank_views
@@ -71,5 +72,6 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     delivery_views.init_app(app)
     records_views.init_app(app)
     proctor_views.init_app(app)
+    record_views.init_app(app)
     register_commands(app)
     return app
