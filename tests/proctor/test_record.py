@@ -278,6 +278,40 @@ def test_a_session_nobody_sat_has_an_empty_record(app: Flask, exam_world: Any) -
     assert record_pdf.render_record_pdf(sheet).startswith(b"%PDF-")
 
 
+def test_an_unconfirmed_expulsion_and_an_assigned_inspector(
+    app: Flask, open_world: Any, console: Any, terminal: Any, create_user: Any
+) -> None:
+    world = open_world(n=1)
+    proctor = console("p1", assign_to=world.session_id)
+    client = terminal(world.candidates[0])
+    _start(client)
+    target = candidate_id_of(app, world.candidates[0]["admission_no"])
+    ack = act(proctor, "incident", session_id=world.session_id, candidate_id=target,
+              kind="expulsion", note="替考嫌疑")  # fmt: skip
+    assert ack["ok"]
+    inspector_id = create_user("insp1", "inspector", "secret-pass")
+    with app.app_context():
+        from examserver.proctor.service import assign
+
+        inspector = db.session.get(User, inspector_id)
+        inspector.display_name = "赵巡考"
+        assign(db.session, db.session.get(ExamSession, world.session_id), inspector, "inspector")
+        db.session.commit()
+    record = _record(app, world.session_id)
+    (incident,) = record.incidents
+    assert incident.pending and incident.confirmed_by == "" and incident.confirmed_at is None
+    assert record.roster[0].status == "answering" and record.proctors == ["p1"]
+    assert record.inspectors == ["赵巡考"]
+    with app.test_request_context(), force_locale("en"):
+        sheet = record_sheet(record)
+    assert sheet.table("incidents").rows[0][5] == "Not confirmed yet"
+    assert [(s.label, s.name) for s in sheet.signatures] == [
+        ("Proctor's signature", "p1"),
+        ("Proctor's signature", ""),
+        ("Patrol inspector's signature", "赵巡考"),
+    ]
+
+
 # ------------------------------------------------------------------ the translated sheet
 def test_the_sheet_has_the_lines_printed(app: Flask, room: Any) -> None:
     built = room()
