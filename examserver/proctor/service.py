@@ -466,6 +466,8 @@ def extend(
             if candidate_id is not None:
                 raise ProctorError("already_submitted")
             continue
+        if candidate_id is None and attempt.status == AttemptStatus.waiting.value:
+            continue  # the whole room's extension is for those sitting the exam
         try:
             attempt.set_clock(attempt.clock().extend(minutes * 60_000))
         except ClockError as exc:
