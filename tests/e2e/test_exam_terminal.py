@@ -5,19 +5,68 @@ new tab, hand in, and get a verifiable training-record card."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import socket
+import subprocess
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from tests.e2e.conftest import EXAMSERVER, _free_port
+
 pytestmark = pytest.mark.e2e
 
 LETTERS = "ABCDEFGH"
 SESSION = "DEMO-WHP-RT"  # window mode, 10 questions of 10 points, pass 80, issues a card
-CANDIDATE = 2  # DEMO-WHP-RT-03: other browser tests keep to other candidates of the demo
+CANDIDATE = 2  # DEMO-WHP-RT-03 (the module has its own server; -03 also keeps clear of others)
 WAIT = 15_000  # ms: the bound of every wait
 RECONNECT_WAIT = 30_000  # ms: Socket.IO's reconnection backs off up to 5 s between tries
+
+
+@pytest.fixture(scope="module")
+def exam_demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """A demo world of this module's own, seeded and served like conftest's `demo_server`.
+
+    The exam these tests take changes the window-mode room (a candidate present, a paper handed
+    in, a card issued); other browser tests (the proctor console) count that room's candidates.
+    """
+    db_path = tmp_path_factory.mktemp("terminal-demo") / "demo.db"
+    env = {**os.environ, "EXAMSERVER_SECRET_KEY": "e2e-terminal-secret"}
+    seeded = subprocess.run(
+        [EXAMSERVER, "demo", "--db", str(db_path), "--seed-only", "--json"],
+        capture_output=True, text=True, env=env, timeout=180, check=True,
+    )  # fmt: skip
+    world = json.loads(seeded.stdout)
+    port = _free_port()
+    with open(db_path.with_suffix(".log"), "w") as log:
+        proc = subprocess.Popen(
+            [EXAMSERVER, "demo", "--db", str(db_path), "--port", str(port)],
+            stdout=log, stderr=subprocess.STDOUT, env=env,
+        )  # fmt: skip
+        try:
+            _wait_for_port(proc, port)
+            world["base_url"] = f"http://127.0.0.1:{port}"
+            yield world
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def _wait_for_port(proc: subprocess.Popen[Any], port: int) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.2)  # polling a starting server's port: not a timing assertion
+    pytest.fail("examserver demo did not start")
 
 
 def _expect() -> Any:
@@ -32,13 +81,13 @@ def _candidate(world: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.fixture
-def answer_key(browser: Any, demo_server: dict[str, Any]) -> dict[int, list[str]]:
+def answer_key(browser: Any, exam_demo: dict[str, Any]) -> dict[int, list[str]]:
     """The demo bank's keys by question (version) id, as staff export them (never the terminal)."""
-    login = next(entry for entry in demo_server["logins"] if entry["role"] == "staff")
+    login = next(entry for entry in exam_demo["logins"] if entry["role"] == "staff")
     context = browser.new_context()
     try:
         api = context.request
-        base = demo_server["base_url"]
+        base = exam_demo["base_url"]
         response = api.post(
             base + "/api/login",
             data={"username": login["username"], "password": login["password"]},
@@ -162,13 +211,13 @@ def patient_expect() -> Iterator[Any]:
 
 def test_a_candidate_takes_the_exam_through_a_network_loss_and_a_new_tab(
     page: Any,
-    demo_server: dict[str, Any],
+    exam_demo: dict[str, Any],
     answer_key: dict[int, list[str]],
     patient_expect: Any,
 ) -> None:
     expect = patient_expect
-    base = demo_server["base_url"]
-    candidate = _candidate(demo_server)
+    base = exam_demo["base_url"]
+    candidate = _candidate(exam_demo)
     context = page.context
     context.add_init_script(WRONG_CLOCK)
     frames = Frames()
@@ -301,6 +350,20 @@ def test_a_candidate_takes_the_exam_through_a_network_loss_and_a_new_tab(
         _go(again, number)
         _expect_chosen(again, qid, answer_key[qid])
 
+    # Another terminal (another browser) is refused while this one is connected, in plain words.
+    other = context.browser.new_context(locale="zh-CN")
+    try:
+        intruder = other.new_page()
+        intruder.goto(base + "/exam")
+        intruder.fill("#admission-no", candidate["admission_no"])
+        intruder.fill("#id-number", candidate["id_number"])
+        intruder.click("#login-button")
+        expect(intruder.locator("#login-error")).to_contain_text("另一台")
+        expect(intruder.locator("#screen-login")).to_be_visible()
+    finally:
+        other.close()
+    expect(again.locator("#screen-exam")).to_be_visible()
+
     # Hand in: the confirmation lists the unanswered and the flagged questions.
     again.click("#submit-button")
     dialog = again.locator("#submit-dialog")
@@ -378,9 +441,9 @@ async () => {
 
 
 def test_the_outbox_keeps_order_and_sequence_across_a_reload(
-    page: Any, demo_server: dict[str, Any]
+    page: Any, exam_demo: dict[str, Any]
 ) -> None:
-    page.goto(demo_server["base_url"] + "/exam")
+    page.goto(exam_demo["base_url"] + "/exam")
     result = page.evaluate(OUTBOX_SCRIPT)
     assert result["stored"]["seq"] == 8
     assert [(e["event"], e["question_id"], e["seq"]) for e in result["stored"]["entries"]] == [
@@ -401,7 +464,7 @@ def test_the_outbox_keeps_order_and_sequence_across_a_reload(
     assert result["left"] == {"seq": 9, "entries": []}
 
 
-def test_the_id_number_check_matches_the_server(page: Any, demo_server: dict[str, Any]) -> None:
+def test_the_id_number_check_matches_the_server(page: Any, exam_demo: dict[str, Any]) -> None:
     import datetime as dt
 
     from examserver.identity import is_valid_id_number, make_id_number
@@ -415,7 +478,7 @@ def test_the_id_number_check_matches_the_server(page: Any, demo_server: dict[str
         good[0].lower(),
     ]
     samples += [g[:-1] + "x" for g in good if g.endswith("X")]
-    page.goto(demo_server["base_url"] + "/exam")
+    page.goto(exam_demo["base_url"] + "/exam")
     problems = page.evaluate(
         """async (ids) => {
             const { idNumberProblem } = await import("/static/js/exam/idnumber.js");
@@ -426,3 +489,20 @@ def test_the_id_number_check_matches_the_server(page: Any, demo_server: dict[str
     for sample, problem in zip(samples, problems, strict=True):
         assert (problem == "") == is_valid_id_number(sample.strip().upper()), (sample, problem)
     assert any(g.endswith("X") for g in good)
+
+
+def test_a_revoked_sign_in_leads_back_to_the_sign_in_screen(
+    page: Any, exam_demo: dict[str, Any]
+) -> None:
+    expect = _expect()
+    page.goto(exam_demo["base_url"] + "/exam")
+    expect(page.locator("#screen-login")).to_be_visible()
+    page.evaluate(
+        """sessionStorage.setItem("exam.login", JSON.stringify({
+            token: "forged.token.value", attempt_id: 1, confirmed: true,
+            candidate: {name: "x"}, session: {name: "y", start_mode: "window"}}))"""
+    )
+    page.reload()
+    expect(page.locator("#screen-login")).to_be_visible(timeout=WAIT)
+    expect(page.locator("#login-error")).to_contain_text("登录已失效", timeout=WAIT)
+    assert page.evaluate("sessionStorage.getItem('exam.login')") is None
