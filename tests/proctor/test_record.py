@@ -215,10 +215,10 @@ def test_actions_are_the_proctors_log_in_order(app: Flask, room: Any) -> None:
     by_kind = {a.kind: a for a in actions}
     assert by_kind["start_room"].candidates == [] and by_kind["start_room"].detail == {"started": 3}
     assert by_kind["pause"].candidates == [(2, "考生2")] and by_kind["pause"].reason == "设备故障"
-    # "Everyone 5 more minutes" (the waiting seat 5 too) wrote one event per candidate:
-    # the record shows one line.
+    # "Everyone 5 more minutes" (those sitting the exam, not the waiting seat 5) wrote one
+    # event per candidate: the record shows one line.
     everyone = actions[8]
-    assert everyone.candidates == [(2, "考生2"), (3, "考生3"), (5, "考生5")]
+    assert everyone.candidates == [(2, "考生2"), (3, "考生3")]
     assert everyone.actor == "李监考" and everyone.detail == {"minutes": 5}
     assert by_kind["expel"].actor == "李监考"
     assert by_kind["announce"].reason == "请保持安静"
@@ -231,7 +231,7 @@ def test_extensions_pauses_and_terminals_per_candidate(app: Flask, room: Any) ->
     built = room()
     record = _record(app, built.session_id)
     adjustments = {a.seat: a for a in record.adjustments}
-    assert set(adjustments) == {2, 3, 5}
+    assert set(adjustments) == {2, 3}
     two = adjustments[2]
     assert [(e.minutes, e.reason, e.actor) for e in two.extensions] == [
         (10, "设备故障补时", "王监考"),
@@ -374,7 +374,7 @@ def test_the_sheet_has_the_lines_printed(app: Flask, room: Any) -> None:
     assert actions[8][1:] == [
         "李监考",
         "Time extended",
-        "3 candidates (seats 2, 3, and 5)",
+        "2 candidates (seats 2 and 3)",
         "+5 min: 全场补时",
     ]
     assert actions[4][2:] == ["Room started", "Whole room", "3 candidates started"]
