@@ -2,7 +2,7 @@
 terminal page in their own browser contexts: the proctor sees their progress live, pauses one,
 extends another, force-submits a third, records incidents (an expulsion confirmed by a second
 proctor), watches the console rebuild after a network loss, and a patrol inspector watches
-read-only. In the proctor-mode room the proctor verifies identities, starts the room, lets a
+read-only, and the exam-room record opens from the console. In the proctor-mode room the proctor verifies identities, starts the room, lets a
 late arrival in, announces and closes the session."""
 
 from __future__ import annotations
@@ -88,8 +88,11 @@ def _select(console: Any, admission_no: str) -> None:
     _expect()(console.locator("#p-admission")).to_have_text(admission_no)
 
 
-def _act(console: Any, action: str, admission_no: str | None = None, **fields: str) -> Any:
-    """Open an action's dialog (for a candidate, or the room), fill it in and send it."""
+def _act(
+    console: Any, action: str, admission_no: str | None = None, warns: bool = False, **fields: str
+) -> Any:
+    """Open an action's dialog (for a candidate, or the room), fill it in and send it;
+    ``warns``: the dialog shows a warning of what the action does before it is sent."""
     if admission_no is not None:
         _select(console, admission_no)
         console.click(f"#panel-actions button[data-action='{action}']")
@@ -103,6 +106,9 @@ def _act(console: Any, action: str, admission_no: str | None = None, **fields: s
             dialog.locator(f"input[name=kind][value='{value}']").check()
         else:
             dialog.locator(f"[name='{name}']").fill(value)
+    if warns:
+        _expect()(dialog.locator("#action-warning")).to_be_visible()
+        _expect()(dialog.locator("#action-warning")).not_to_be_empty()
     dialog.locator("#action-submit").click()
     return dialog
 
@@ -234,8 +240,9 @@ def test_proctor_runs_a_window_mode_room(
     expect(_log(console, "extend").first).to_contain_text("经考点批准延时")
 
     # Force-submit: the terminal shows the result; the tile says handed in.
-    dialog = _act(console, "force_submit", submitted, reason="考生突发身体不适，本人要求交卷")
-    expect(dialog.locator("#action-warning")).to_be_visible()
+    dialog = _act(
+        console, "force_submit", submitted, warns=True, reason="考生突发身体不适，本人要求交卷"
+    )
     _done(console, dialog)
     expect(terminals[submitted].locator("#screen-result")).to_be_visible()
     expect(_tile(console, submitted)).to_have_attribute("data-status", "submitted")
@@ -279,8 +286,9 @@ def test_proctor_runs_a_window_mode_room(
     expect(_tile(console, paused).locator(".pc-answered")).to_have_text("2/10")
 
     # An expulsion needs a second staff member: the recorder cannot confirm it.
-    dialog = _act(console, "incident", extended, kind="expulsion", note="使用手机查阅答案")
-    expect(dialog.locator("#action-warning")).to_be_visible()
+    dialog = _act(
+        console, "incident", extended, warns=True, kind="expulsion", note="使用手机查阅答案"
+    )
     _done(console, dialog)
     expect(_tile(console, extended)).to_have_class(re.compile(r"\bpending\b"))
     pending = console.locator("#pending-list .pc-pending-item")
@@ -298,7 +306,7 @@ def test_proctor_runs_a_window_mode_room(
     expect(item).to_contain_text("使用手机查阅答案")
     item.locator("button[data-action='confirm_incident']").click()
     dialog = second.locator("#action-dialog")
-    expect(dialog.locator("#action-warning")).to_be_visible()
+    expect(dialog.locator("#action-warning")).to_be_visible()  # checked before it is sent
     dialog.locator("#action-submit").click()
     _done(second, dialog)
     for screen in (console, second):
@@ -319,10 +327,22 @@ def test_proctor_runs_a_window_mode_room(
     expect(inspector.locator("#panel-actions")).to_have_count(0)
     expect(inspector.locator("#event-log li[data-kind='force_submit']")).to_have_count(1)
 
-    # The exam-room record: its print view and PDF are linked from the console.
+    # The exam-room record (考场记录), opened from the console: the print view lists the
+    # incidents and has the lines for the proctors' signatures; the PDF is a PDF.
     record = f"/proctor/sessions/{exam['id']}/record"
     assert console.locator("#record-link").get_attribute("href") == record
     assert console.locator("#record-pdf-link").get_attribute("href") == record + ".pdf"
+    with console.expect_popup() as popup:
+        console.click("#record-link")
+    sheet = popup.value
+    expect(sheet.locator("#room-record h1")).to_be_visible()
+    expect(sheet.locator("#room-record")).to_contain_text(WINDOW_SESSION)
+    expect(sheet.locator("#room-record")).to_contain_text(note)
+    expect(sheet.locator("#record-signatures")).to_contain_text("王建华")
+    pdf = console.context.request.get(base + record + ".pdf")
+    assert pdf.status == 200, pdf.status
+    assert pdf.headers["content-type"].startswith("application/pdf")
+    assert pdf.body().startswith(b"%PDF")
 
 
 # ------------------------------------------------------------------------------ proctor mode
@@ -386,8 +406,7 @@ def test_proctor_verifies_starts_and_closes_a_room(
         expect(terminal.locator("#announce-text")).to_have_text(message)
 
     # Closing the session hands in running papers and marks who never came as absent.
-    dialog = _act(console, "close_session")
-    expect(dialog.locator("#action-warning")).to_be_visible()
+    dialog = _act(console, "close_session", warns=True)
     _done(console, dialog)
     expect(console.locator("#toast")).to_contain_text("2")
     for candidate in (early, late):

@@ -99,6 +99,9 @@ export class ActionDialog {
       if (event.target.name === "kind") this.onKindChange();
     });
     dialog.querySelector("#action-cancel").addEventListener("click", () => this.close());
+    dialog.addEventListener("close", () => {
+      this.current = null;
+    });
   }
 
   /** Open the dialog for ``name``; ``target`` = {candidateId?, incidentId?, label}. */
@@ -157,8 +160,8 @@ export class ActionDialog {
     this.submit.disabled = true;
     this._setError("");
     const ack = await this.run(name, target, this._fields());
-    if (!this.current || this.current.name !== name) return;
     this.submit.disabled = false;
+    if (!this.current || this.current.name !== name) return; // closed meanwhile
     if (ack.ok) this.close();
     else this._setError(errorText(ack, this.t), ack.error && ack.error.code);
   }

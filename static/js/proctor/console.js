@@ -66,9 +66,11 @@ function setConnection(name, message) {
 }
 
 socket.on("connect", watch);
-socket.on("disconnect", () => {
+socket.on("disconnect", (reason) => {
   state.watching = false;
-  setConnection(socket.active ? "reconnecting" : "refused");
+  setConnection("reconnecting");
+  // The server closed the connection (a restart, a logout): connect again; a refusal then says why.
+  if (reason === "io server disconnect") socket.connect();
 });
 socket.on("connect_error", (err) => {
   // A refusal by the server (no staff login) is final; a network error is retried by itself.
