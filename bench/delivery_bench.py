@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import multiprocessing as mp
 import os
 import shutil
@@ -155,6 +156,8 @@ class Candidate:
         try:
             ack = await self.sio.call("answer", data, namespace=NS, timeout=CALL_TIMEOUT)
         except Exception as exc:  # noqa: BLE001
+            if not self.sio.connected or NS not in self.sio.namespaces:
+                self.alive = False  # dropped by the server: this candidate stops here
             return time.perf_counter() - begin, f"answer_{type(exc).__name__}"
         took = time.perf_counter() - begin
         if isinstance(ack, dict) and ack.get("ok") and ack.get("seq") == data["seq"]:
@@ -219,7 +222,7 @@ class Worker:
 
         async def one(c: Candidate) -> None:
             slot = at + c.index / rate
-            while slot < end:
+            while slot < end and c.alive:
                 await _until(slot)
                 lags.append(max(0.0, time.time() - slot))
                 took, error = await c.answer()
@@ -242,7 +245,7 @@ class Worker:
         async def one(c: Candidate) -> None:
             nonlocal late
             await _until(at)
-            while time.time() < end:
+            while time.time() < end and c.alive:
                 took, error = await c.answer()
                 if error:
                     errors[error] += 1
@@ -271,6 +274,9 @@ def client_process(conn: Any, base_url: str, infos: list[tuple[int, dict[str, st
                    total: int) -> None:  # fmt: skip
     """Entry point of one client process: run the commands the parent sends over ``conn``."""
     raise_open_files(len(infos) * 4 + 256)
+    # Dropped connections are counted as errors; the client library's own log adds nothing.
+    logging.getLogger("engineio.client").setLevel(logging.CRITICAL)
+    logging.getLogger("socketio.client").setLevel(logging.CRITICAL)
     asyncio.run(_client_main(conn, base_url, infos, total))
 
 
@@ -447,11 +453,11 @@ def echo_states(db_path: Path) -> Path:
     return path
 
 
-def start_server(kind: str, mode: str, port: int, template: Path, states: Path
+def start_server(kind: str, mode: str, port: int, template: Path, states: Path, db_dir: Path
                  ) -> tuple[subprocess.Popen[bytes], Path | None, Any]:  # fmt: skip
     log = open(OUT / f"server-{kind}-{mode}.log", "wb")  # noqa: SIM115 - closed by the caller
     if kind == "examserver":
-        db_path = OUT / f"run-{mode}.db"
+        db_path = db_dir / f"examserver-bench-{mode}.db"
         for suffix in ("", "-wal", "-shm"):
             Path(f"{db_path}{suffix}").unlink(missing_ok=True)
             if Path(f"{template}{suffix}").exists():
@@ -537,7 +543,7 @@ def run_target(kind: str, mode: str, args: argparse.Namespace, template: Path,
     """Run every phase against one server; return its figures."""
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
-    proc, db_path, log = start_server(kind, mode, port, template, states)
+    proc, db_path, log = start_server(kind, mode, port, template, states, Path(args.db_dir))
     label = f"{kind}/{mode}"
     figures: dict[str, Any] = {"target": label, "kind": kind, "mode": mode}
     room: Room | None = None
@@ -676,6 +682,15 @@ def figures_of(run: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
         "full_errors": dict(full["errors"]),
         "server_cpu_s": {k: run[k]["server_cpu_s"] for k in ("herd", "start", "paced", "full")},
         "client_cpu_s": {k: run[k]["client_cpu_s"] for k in ("herd", "start", "paced", "full")},
+        "cpu_per_op_ms": {
+            "herd": 1000 * herd["server_cpu_s"] / max(len(herd["connect_state"]), 1),
+            "start": 1000 * start["server_cpu_s"] / max(len(start["paper"]), 1),
+            "paced": 1000 * paced["server_cpu_s"] / max(len(paced["ack"]), 1),
+            "full": 1000 * full["server_cpu_s"] / max(len(full["ack"]), 1),
+        },
+        "others_cpu_s": {k: run[k]["other_cpu_s"] for k in ("herd", "start", "paced", "full")},
+        "machine_busy": {k: run[k]["machine_busy"] for k in ("herd", "start", "paced", "full")},
+        "listen_drops": {k: run[k]["listen_drops"] for k in ("herd", "start", "paced", "full")},
         "durability": run.get("durability"),
     }
 
@@ -695,10 +710,17 @@ ROWS = [
     ("full-speed ack p50 / p99 ms",
      lambda f: (f["full_ack_ms"]["p50"], f["full_ack_ms"]["p99"])),
     ("full-speed acks/s", lambda f: f["full_acks_per_s"]),
+    ("server CPU ms per login+connect", lambda f: f["cpu_per_op_ms"]["herd"]),
+    ("server CPU ms per start", lambda f: f["cpu_per_op_ms"]["start"]),
+    ("server CPU ms per answer (pace)", lambda f: f["cpu_per_op_ms"]["paced"]),
+    ("server CPU ms per answer (full)", lambda f: f["cpu_per_op_ms"]["full"]),
     ("server CPU s herd/start/paced/full",
      lambda f: tuple(f["server_cpu_s"][k] for k in ("herd", "start", "paced", "full"))),
     ("client CPU s herd/start/paced/full",
      lambda f: tuple(f["client_cpu_s"][k] for k in ("herd", "start", "paced", "full"))),
+    ("others' CPU s herd/start/paced/full",
+     lambda f: tuple(f["others_cpu_s"][k] for k in ("herd", "start", "paced", "full"))),
+    ("SYNs dropped (listen queue full), herd", lambda f: float(f["listen_drops"]["herd"])),
 ]  # fmt: skip
 
 
@@ -759,6 +781,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--full-duration", type=float, default=20.0, help="full-speed phase, s")
     parser.add_argument("--herd-spread", type=float, default=2.0, help="logins spread over, s")
     parser.add_argument("--client-procs", type=int, default=2, help="client processes")
+    parser.add_argument("--db-dir", default=str(OUT),
+                        help="folder of examserver's SQLite file (/dev/shm: no disk sync)")
     parser.add_argument("--targets", default="examserver,echo", help="servers to run")
     parser.add_argument("--reseed", action="store_true",
                         help="seed a new template database even if bench/out/ has one")
@@ -781,6 +805,10 @@ def main(argv: list[str] | None = None) -> int:
     raise_open_files(args.candidates * 4 + 1024)
     # A SIGTERM (timeout, kill) unwinds like an error, so no server or client is left behind.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    load = os.getloadavg()[0]
+    if load > (os.cpu_count() or 1) / 2:
+        print(f"warning: load average {load:.1f} before the run: other work on this machine "
+              "will take CPU from the servers and clients (see 'others' CPU)", file=sys.stderr)
     template, candidates = seed(args.candidates, reuse=not args.reseed)
     states = echo_states(template)
     results: dict[str, dict[str, Any]] = {}
@@ -799,6 +827,8 @@ def main(argv: list[str] | None = None) -> int:
         "full_duration_s": args.full_duration,
         "herd_spread_s": args.herd_spread,
         "cpus": os.cpu_count(),
+        "load_average_before": load,
+        "db_dir": args.db_dir,
         "results": results,
     }
     write_json(OUT / f"delivery-{len(candidates)}.json", summary)
@@ -809,9 +839,9 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(results, ensure_ascii=False, indent=2, default=str))
         return 0
     print(f"exam delivery benchmark: {len(candidates):,} candidates in {args.client_procs} "
-          f"client processes, {os.cpu_count()} CPUs, 127.0.0.1, SQLite; "
+          f"client processes, {os.cpu_count()} CPUs, 127.0.0.1, SQLite in {args.db_dir}; "
           f"pace {args.rate:g} answers/s for {args.duration:g} s, "
-          f"full speed for {args.full_duration:g} s")  # fmt: skip
+          f"full speed for {args.full_duration:g} s; load average before {load:.1f}")  # fmt: skip
     print()
     print(report(results, modes, args))
     ok = all(r["durability"]["ok"] for k, r in results.items() if k.startswith("examserver"))
