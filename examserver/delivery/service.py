@@ -342,6 +342,7 @@ class Submission:
     card_no: str | None
     verify_code: str | None
     already: bool = False
+    reason: str = ""
 
 
 def submit_attempt(
@@ -398,6 +399,7 @@ def submit_attempt(
         result.passed,
         card.card_no if card else None,
         card.verify_code if card else None,
+        reason=reason,
     )
 
 
@@ -437,6 +439,7 @@ def _submission_of(db: Session, attempt: Attempt, already: bool) -> Submission:
         card.card_no if card else None,
         card.verify_code if card else None,
         already=already,
+        reason=attempt.submit_reason,
     )
 
 
@@ -524,4 +527,5 @@ def result_payload(submission: Submission) -> dict[str, Any]:
         "passed": submission.passed,
         "card_no": submission.card_no,
         "verify_url": verify_url,
+        "reason": submission.reason,
     }

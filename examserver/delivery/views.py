@@ -91,8 +91,9 @@ def login() -> ResponseReturnValue:
     now = utcnow()
     try:
         with transaction(db.engine, write=True) as session:
+            # Admission numbers are upper case; a candidate may type them in lower case.
             attempt, nonce = service.login(
-                session, admission_no.strip(), id_number.strip(), terminal_id, now
+                session, admission_no.strip().upper(), id_number.strip(), terminal_id, now
             )
             registration = attempt.registration
             candidate = registration.candidate
@@ -331,6 +332,10 @@ class ExamNamespace(Namespace):
             AnswerWrite(ident["attempt_id"], entry.item_id, seq, flagged=flagged)
         )
         return {"ok": True, "seq": seq} if ok else _fail(code or "server_error")
+
+    def on_rtt(self, data: Any = None) -> dict[str, Any]:
+        """Answer at once: the terminal measures the round trip to correct its countdown."""
+        return {}
 
     def on_navigate(self, data: Any = None) -> dict[str, Any]:
         ident = self._identity()

@@ -199,3 +199,28 @@ def test_proctor_mode_waits_for_the_proctor(app, open_world, terminal) -> None:
         service.start_attempt(db.session, client.attempt_id, utcnow(), by_proctor=True)
         db.session.commit()
         assert db.session.get(Attempt, client.attempt_id).status == "running"
+
+
+def test_the_result_says_why_the_paper_was_handed_in(app, open_world, terminal) -> None:
+    world = open_world()
+    client = terminal(world.candidates[0])
+    _start(client)
+    clock = app.extensions["examserver.clock"]
+    with app.app_context():
+        deadline = db.session.get(Attempt, client.attempt_id).deadline_at
+    clock.sweep(deadline)
+    assert received(client, "state")[-1]["result"]["reason"] == "timeout"
+
+
+def test_admission_numbers_are_not_case_sensitive_and_rtt_answers(app, open_world) -> None:
+    world = open_world()
+    candidate = world.candidates[0]
+    response = app.test_client().post(
+        "/api/exam/login",
+        json={"admission_no": candidate["admission_no"].lower(), "id_number": candidate["id_number"].lower(), "terminal": "terminal-0001"},
+    )
+    assert response.status_code == 200
+    from examserver.extensions import socketio
+
+    client = socketio.test_client(app, namespace="/exam", auth={"token": response.get_json()["token"], "terminal": "terminal-0001"})
+    assert client.emit("rtt", {}, namespace="/exam", callback=True) == {}

@@ -824,6 +824,10 @@ function showResult(result) {
   verdict.textContent = r.passed ? t("passed") : t("failed");
   verdict.classList.toggle("pass", Boolean(r.passed));
   verdict.classList.toggle("fail", !r.passed);
+  // Why the paper was handed in, when it was not the candidate's own choice.
+  const why = r.reason && r.reason !== "candidate" ? t(`reason_${r.reason}`) : "";
+  $("result-reason").textContent = why.startsWith("reason_") ? "" : why;
+  $("result-reason").hidden = !$("result-reason").textContent;
   const hasCard = Boolean(r.card_no && r.verify_url);
   $("result-card").hidden = !hasCard;
   $("result-nocard").hidden = hasCard || !r.passed;
