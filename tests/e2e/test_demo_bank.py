@@ -15,7 +15,7 @@ def _login(page: Any, base_url: str, world: dict[str, Any], role: str) -> None:
     page.goto(base_url + "/login")
     page.fill("input[name=username]", login["username"])
     page.fill("input[name=password]", login["password"])
-    page.click("button[type=submit]")
+    page.click("main button[type=submit]")
 
 
 def test_admin_sees_the_bank_in_chinese(page: Any, demo_server: dict[str, Any]) -> None:
@@ -49,7 +49,7 @@ def test_wrong_password_is_refused_in_chinese(page: Any, demo_server: dict[str, 
     page.goto(demo_server["base_url"] + "/login")
     page.fill("input[name=username]", "admin")
     page.fill("input[name=password]", "not-the-password")
-    page.click("button[type=submit]")
+    page.click("main button[type=submit]")
     assert "用户名或密码错误" in page.inner_text("main")
     assert "/login" in page.url
 
