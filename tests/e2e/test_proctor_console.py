@@ -389,6 +389,9 @@ def test_proctor_verifies_starts_and_closes_a_room(
     expect(_tile(console, early["admission_no"])).to_have_attribute("data-status", "answering")
     expect(_tile(console, late["admission_no"])).to_have_attribute("data-status", "logged_in")
     expect(pages[late["admission_no"]].locator("#waiting-box")).to_be_visible()
+    _select(console, early["admission_no"])
+    expect(console.locator("#panel-actions button[data-action='verify']")).to_be_hidden()
+    expect(console.locator("#panel-actions button[data-action='pause']")).to_be_visible()
 
     # Verifying the late arrival lets them in at once.
     _select(console, late["admission_no"])

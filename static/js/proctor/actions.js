@@ -31,12 +31,17 @@ export const ACTIONS = {
 const STARTED = new Set(["answering", "offline", "paused"]);
 const SIGNED_IN = new Set(["logged_in", "verified", ...STARTED]);
 
-/** Whether a candidate's action applies to a row (the others are hidden in the side panel). */
-export function applies(action, row) {
+/**
+ * Whether a candidate's action applies to a row (the others are hidden in the side panel).
+ * In a proctor-mode room only verified candidates start, so a started one needs no verifying;
+ * in a window-mode room candidates start by themselves and are verified at their seat.
+ */
+export function applies(action, row, startMode) {
   const s = row.status;
   switch (action) {
     case "verify":
-      return row.verified_at ? false : s === "not_arrived" || s === "logged_in" || STARTED.has(s);
+      if (row.verified_at) return false;
+      return s === "not_arrived" || s === "logged_in" || (startMode !== "proctor" && STARTED.has(s));
     case "mark_absent":
       return s === "not_arrived" || s === "logged_in" || s === "verified";
     case "pause":

@@ -247,9 +247,9 @@ function renderPanel() {
   const score = row.score != null ? `${t("score", { score: row.score })} · ${row.passed ? t("passed") : t("failed")}` : "";
   setText("p-score", score);
   optional("score", score);
-  $("p-verify-hint").hidden = !(CAN_ACT && applies("verify", row));
+  $("p-verify-hint").hidden = !(CAN_ACT && applies("verify", row, config.start_mode));
   for (const button of document.querySelectorAll("#panel-actions button[data-action]")) {
-    button.hidden = !applies(button.dataset.action, row);
+    button.hidden = !applies(button.dataset.action, row, config.start_mode);
   }
   renderPendingList($("p-pending"), (item) => item.attempt_id === row.attempt_id);
 }
