@@ -415,6 +415,21 @@ def _at_head(path: Path) -> bool:
     return row is not None and row[0] == head
 
 
+def code_version() -> str:
+    """The examserver code the servers ran: the commit, '+dirty' with uncommitted changes."""
+    import examserver
+
+    root = Path(examserver.__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
+                              capture_output=True, text=True, timeout=10, check=True).stdout
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "examserver"],
+                               capture_output=True, text=True, timeout=10, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return f"unknown ({root})"
+    return f"{head.strip()}{'+dirty' if dirty.strip() else ''} ({root})"
+
+
 def server_env() -> dict[str, str]:
     env = dict(os.environ)
     env["EXAMSERVER_SECRET_KEY"] = "bench-not-a-secret"
@@ -788,8 +803,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="seed a new template database even if bench/out/ has one")
     parser.add_argument("--profile", action="store_true",
                         help="record each phase of each server with py-spy into bench/out/")
+    parser.add_argument("--label", default="", help="suffix of the JSON file in bench/out/")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args(argv)
+    if not all(ch.isalnum() or ch in "-_" for ch in args.label):
+        parser.error("--label: letters, digits, - and _ only")
     targets = [t.strip() for t in args.targets.split(",") if t.strip()]
     if not targets or any(t not in ("examserver", "echo") for t in targets):
         parser.error("--targets is a comma-separated list of examserver, echo")
@@ -828,10 +846,12 @@ def main(argv: list[str] | None = None) -> int:
         "herd_spread_s": args.herd_spread,
         "cpus": os.cpu_count(),
         "load_average_before": load,
+        "code": code_version(),
         "db_dir": args.db_dir,
         "results": results,
     }
-    write_json(OUT / f"delivery-{len(candidates)}.json", summary)
+    suffix = f"-{args.label}" if args.label else ""
+    write_json(OUT / f"delivery-{len(candidates)}{suffix}.json", summary)
     if args.json:
         print(json.dumps(summary, ensure_ascii=False, indent=2, default=str))
         return 0
@@ -841,7 +861,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"exam delivery benchmark: {len(candidates):,} candidates in {args.client_procs} "
           f"client processes, {os.cpu_count()} CPUs, 127.0.0.1, SQLite in {args.db_dir}; "
           f"pace {args.rate:g} answers/s for {args.duration:g} s, "
-          f"full speed for {args.full_duration:g} s; load average before {load:.1f}")  # fmt: skip
+          f"full speed for {args.full_duration:g} s; load average before {load:.1f}; "
+          f"examserver {summary['code']}")  # fmt: skip
     print()
     print(report(results, modes, args))
     ok = all(r["durability"]["ok"] for k, r in results.items() if k.startswith("examserver"))
