@@ -25,6 +25,12 @@ def home() -> ResponseReturnValue:
     return render_template("home.html")
 
 
+@bp.get("/favicon.ico")
+@public
+def favicon() -> ResponseReturnValue:
+    return redirect("/static/favicon.svg", code=301)
+
+
 @bp.post("/lang/<code>")
 @public
 def set_language(code: str) -> ResponseReturnValue:

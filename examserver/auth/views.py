@@ -63,7 +63,7 @@ def login() -> ResponseReturnValue:
 @bp.post("/logout")
 @roles_required(*ALL_ROLES)
 def logout() -> ResponseReturnValue:
-    logout_user()
+    _end_staff_session()
     return redirect(url_for("auth.login"))
 
 
@@ -89,8 +89,19 @@ def api_login() -> ResponseReturnValue:
 @bp.post("/api/logout")
 @roles_required(*ALL_ROLES)
 def api_logout() -> ResponseReturnValue:
-    logout_user()
+    _end_staff_session()
     return jsonify(ok=True)
+
+
+def _end_staff_session() -> None:
+    """Log out, and close this user's live consoles: their sockets do not outlive the login."""
+    from flask_login import current_user
+
+    from examserver.proctor.views import disconnect_staff
+
+    user_id = current_user.id
+    logout_user()
+    disconnect_staff(user_id)
 
 
 @login_manager.user_loader

@@ -385,8 +385,8 @@ def _auth_lang(auth: Any) -> str:
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
-    if not any(isinstance(h, ExamNamespace) for h in socketio.namespace_handlers):
-        socketio.on_namespace(ExamNamespace(EXAM_NS))
+    # init_app made a new Socket.IO server for this app: give it its own namespace object.
+    socketio.on_namespace(ExamNamespace(EXAM_NS))
     eio = socketio.server.eio if socketio.server is not None else None
     if eio is None:
         raise RuntimeError("socketio must be initialised before the delivery edges")

@@ -42,6 +42,7 @@ class Outcome:
     attempts: set[int] = field(default_factory=set)
     events: list[RoomEvent] = field(default_factory=list)
     announcement: str | None = None
+    session_changed: bool = False
     disconnect_sids: list[str] = field(default_factory=list)
     result: dict[str, Any] = field(default_factory=dict)
 
@@ -187,13 +188,21 @@ def roster_row(
     incidents: int,
     now: dt.datetime,
 ) -> dict[str, Any]:
+    from examserver.identity import mask_id_number
+
     online = is_online(attempt, now)
     return {
+        "as_of": now.isoformat(),
         "candidate_id": candidate.id,
         "attempt_id": attempt.id,
         "name": candidate.name,
         "seat": registration.seat,
         "admission_no": registration.admission_no,
+        "id_number_masked": mask_id_number(candidate.id_number),
+        "employer": candidate.employer,
+        "job_type": candidate.job_type,
+        "photo_url": f"/media/{candidate.photo_media_id}" if candidate.photo_media_id else None,
+        "verified_at": _iso(attempt.verified_at),
         "status": candidate_status(attempt, now),
         "answered": attempt.answered_count,
         "total": total,
@@ -234,6 +243,30 @@ def event_row(event: RoomEvent, names: dict[int, str] | None = None) -> dict[str
         "reason": event.reason,
         "detail": event.detail or {},
     }
+
+
+def pending_incidents(db: Session, session_id: int) -> list[dict[str, Any]]:
+    """Expulsions recorded in a room and still waiting for a second staff member."""
+    rows = db.scalars(
+        select(Incident)
+        .where(
+            Incident.session_id == session_id,
+            Incident.kind == IncidentKind.expulsion.value,
+            Incident.confirmed_at.is_(None),
+        )
+        .order_by(Incident.recorded_at)
+    ).all()
+    return [
+        {
+            "incident_id": i.id,
+            "attempt_id": i.attempt_id,
+            "note": i.note,
+            "recorded_by": i.recorded_by.display_name if i.recorded_by else None,
+            "recorded_by_id": i.recorded_by_id,
+            "at": _iso(i.recorded_at),
+        }
+        for i in rows
+    ]
 
 
 def recent_events(db: Session, session_id: int, limit: int = 200) -> list[dict[str, Any]]:
@@ -402,6 +435,7 @@ def start_room(db: Session, user: User, session_id: Any, now: dt.datetime) -> Ou
             log_event(db, exam_session.id, "start_room", now, None, user, started=len(started))
         )
     outcome.result = {"started": len(started)}
+    outcome.session_changed = first
     return outcome
 
 
@@ -637,5 +671,6 @@ def close_session(db: Session, user: User, session_id: Any, now: dt.datetime) ->
         )  # fmt: skip
     )
     outcome.result = {"submitted": submitted, "absent": absent}
+    outcome.session_changed = True
     db.flush()
     return outcome

@@ -26,7 +26,14 @@ from examserver.delivery import service as delivery
 from examserver.delivery.errors import error_body, message_for
 from examserver.delivery.models import Attempt
 from examserver.extensions import db, socketio
-from examserver.notify import EXAM_NS, PROCTOR_NS, proctor_room, to_attempt, to_session_terminals
+from examserver.notify import (
+    EXAM_NS,
+    PROCTOR_NS,
+    proctor_room,
+    to_attempt,
+    to_proctors,
+    to_session_terminals,
+)
 from examserver.proctor import service
 from examserver.proctor.live import push_candidates, push_events
 from examserver.proctor.service import Outcome
@@ -104,7 +111,6 @@ class ProctorNamespace(Namespace):
         session_id = data.get("session_id") if isinstance(data, dict) else None
         if isinstance(session_id, bool) or not isinstance(session_id, int):
             return _fail("bad_payload")
-        now = utcnow()
         with transaction(db.engine) as session:
             user = self._user(session)
             if user is None:
@@ -115,19 +121,28 @@ class ProctorNamespace(Namespace):
             if not service.can_watch(session, user, exam_session):
                 log.warning("user %s may not watch session %s", user.username, session_id)
                 return _fail("forbidden")
-            rows = service.roster(session, session_id, now)
-            events = service.recent_events(session, session_id)
-            info = _session_info(exam_session, service.can_act(session, user, exam_session))
+        # Join before reading the snapshot: a change committed in between is pushed, never lost
+        # (the console applies pushes older than its snapshot's as_of no more).
         join_room(proctor_room(session_id))
         self._connections[request.sid]["watching"].add(session_id)  # type: ignore[attr-defined]
-        return {
-            "ok": True,
-            "session": info,
-            "roster": rows,
-            "counters": service.counters(rows),
-            "events": events,
-            "server_time": now.isoformat(),
-        }
+        now = utcnow()
+        with transaction(db.engine) as session:
+            exam_session = session.get(ExamSession, session_id)
+            user = self._user(session)
+            if exam_session is None or user is None:
+                return _fail("login_required")
+            rows = service.roster(session, session_id, now)
+            return {
+                "ok": True,
+                "session": _session_info(
+                    exam_session, service.can_act(session, user, exam_session)
+                ),
+                "roster": rows,
+                "counters": service.counters(rows),
+                "events": service.recent_events(session, session_id),
+                "pending_incidents": service.pending_incidents(session, session_id),
+                "server_time": now.isoformat(),
+            }
 
     def on_unwatch(self, data: Any = None) -> dict[str, Any]:
         session_id = data.get("session_id") if isinstance(data, dict) else None
@@ -164,6 +179,7 @@ class ProctorNamespace(Namespace):
                     return _fail("forbidden")
                 outcome = action(session, user, session_id, *(data.get(f) for f in fields), now)
                 events = [service.event_row(e) for e in outcome.events]
+                info = _session_info(exam_session, True) if outcome.session_changed else None
                 states = {
                     attempt_id: delivery.state_payload(
                         session, session.get(Attempt, attempt_id), now
@@ -173,6 +189,9 @@ class ProctorNamespace(Namespace):
         except delivery.DeliveryError as exc:  # ProctorError included
             return _fail(exc.code)
         _after_action(session_id, outcome, events, states, now)
+        if info is not None:
+            info.pop("can_act")  # each console keeps its own answer to that
+            to_proctors(session_id, "session", info)
         return {"ok": True, **outcome.result}
 
 
@@ -266,7 +285,17 @@ def console(session_id: int) -> ResponseReturnValue:
     )
 
 
+def disconnect_staff(user_id: int) -> None:
+    """Close a staff member's consoles on this worker (at logout)."""
+    server = socketio.server
+    handler = server.namespace_handlers.get(PROCTOR_NS) if server is not None else None
+    if isinstance(handler, ProctorNamespace):
+        for sid, conn in list(handler._connections.items()):
+            if conn["user_id"] == user_id:
+                server.disconnect(sid, namespace=PROCTOR_NS)
+
+
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
-    if not any(isinstance(h, ProctorNamespace) for h in socketio.namespace_handlers):
-        socketio.on_namespace(ProctorNamespace(PROCTOR_NS))
+    # init_app made a new Socket.IO server for this app: give it its own namespace object.
+    socketio.on_namespace(ProctorNamespace(PROCTOR_NS))

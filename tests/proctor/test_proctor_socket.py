@@ -310,3 +310,40 @@ def test_a_proctor_cannot_act_on_another_sessions_candidate(app, open_world, con
     ack = act(proctor, "mark_absent", session_id=mine.session_id, candidate_id=foreign)
     assert ack["error"]["code"] in ("unknown_candidate", "not_waiting")
     assert act(proctor, "mark_absent", session_id=other.session_id, candidate_id=foreign)["error"]["code"] == "forbidden"
+
+
+def test_the_snapshot_carries_what_verification_needs(app, open_world, console, terminal) -> None:
+    world = open_world(start_mode="proctor")
+    first = console("p1", assign_to=world.session_id)
+    terminal(world.candidates[0])
+    target = candidate_id_of(app, world.candidates[0]["admission_no"])
+    act(first, "incident", session_id=world.session_id, candidate_id=target, kind="expulsion", note="替考")
+    ack = act(first, "watch", session_id=world.session_id)
+    row = ack["roster"][0]
+    assert row["id_number_masked"].count("*") >= 8
+    assert world.candidates[0]["id_number"] not in str(ack)
+    assert row["employer"] == "常州某厂" and row["verified_at"] is None and row["as_of"]
+    assert [p["note"] for p in ack["pending_incidents"]] == ["替考"]
+
+
+def test_starting_the_room_pushes_the_session(app, open_world, console, terminal) -> None:
+    world = open_world(start_mode="proctor")
+    proctor = console(assign_to=world.session_id)
+    act(proctor, "watch", session_id=world.session_id)
+    assert act(proctor, "start_room", session_id=world.session_id)["ok"]
+    sessions = pushed(proctor, "session")
+    assert sessions and sessions[-1]["room_started_at"] is not None
+
+
+def test_logging_out_closes_the_console(app, open_world, create_user) -> None:
+    world = open_world()
+    create_user("p-out", "admin", "secret-pass")
+    http = app.test_client()
+    assert http.post("/api/login", json={"username": "p-out", "password": "secret-pass"}).status_code == 200
+    client = socketio.test_client(app, namespace="/proctor", flask_test_client=http)
+    assert act(client, "watch", session_id=world.session_id)["ok"]
+    from tests.conftest import csrf_token
+
+    token = csrf_token(http, "/login")
+    assert http.post("/api/logout", headers={"X-CSRFToken": token}).status_code == 200
+    assert not client.is_connected("/proctor")
