@@ -9,7 +9,8 @@ from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 
 ROOT = Path(__file__).resolve().parents[1]
-CATALOG = ROOT / "examserver" / "translations" / "zh_CN" / "LC_MESSAGES"
+# Babel reads zh_CN as zh_Hans_CN and falls back to the plain language: the catalogue is "zh".
+CATALOG = ROOT / "examserver" / "translations" / "zh" / "LC_MESSAGES"
 KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "_l": None, "lazy_gettext": None}
 
 
