@@ -89,14 +89,27 @@ def describe(world: DemoWorld, site: str, serving: bool) -> str:
     lines.append("")
     lines.append(_("Exam sessions and candidates (admission number / ID number / name):"))
     for exam in world.sessions:
-        lines.append(f"  [{exam.id}] {exam.code} {exam.name} ({exam.start_mode}, "
-                     f"{exam.blueprint.code})")
+        mode = (
+            _("the proctor starts the room")
+            if exam.start_mode == "proctor"
+            else _("candidates start within the window")
+        )
+        lines.append(f"  [{exam.id}] {exam.code} {exam.name} ({mode}, {exam.blueprint.code})")
         for c in exam.candidates[:10]:
             lines.append(f"      {c.admission_no:<16} {c.id_number}  {c.name}")
         if len(exam.candidates) > 10:
             lines.append("      " + _("… and %(n)d more", n=len(exam.candidates) - 10))
     if world.added:
-        added = ", ".join(f"{k} {v}" for k, v in sorted(world.added.items()))
+        kinds = {
+            "users": _("staff accounts"),
+            "questions": _("questions"),
+            "blueprints": _("blueprints"),
+            "sessions": _("exam sessions"),
+            "candidates": _("candidates"),
+            "registrations": _("registrations"),
+            "papers": _("papers drawn"),
+        }
+        added = ", ".join(f"{kinds.get(k, k)} {v}" for k, v in sorted(world.added.items()))
         lines += ["", _("Added this run: %(added)s", added=added)]
     else:
         lines += ["", _("Nothing added: the demo world was already complete.")]
