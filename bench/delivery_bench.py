@@ -416,18 +416,22 @@ def _at_head(path: Path) -> bool:
 
 
 def code_version() -> str:
-    """The examserver code the servers ran: the commit, '+dirty' with uncommitted changes."""
-    import examserver
-
-    root = Path(examserver.__file__).resolve().parent.parent
+    """The examserver code the servers run: its folder, commit, '+dirty' if changed."""
     try:
+        found = subprocess.run(
+            [PYTHON, "-c", "import examserver; print(examserver.__file__)"],
+            capture_output=True, text=True, timeout=60, check=True, env=server_env(),
+            cwd="/",
+        )  # fmt: skip
+        root = Path(found.stdout.strip()).resolve().parent.parent
         head = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
-                              capture_output=True, text=True, timeout=10, check=True).stdout
+                              capture_output=True, text=True, timeout=10, check=False).stdout
         dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "examserver"],
-                               capture_output=True, text=True, timeout=10, check=True).stdout
+                               capture_output=True, text=True, timeout=10, check=False).stdout
     except (OSError, subprocess.SubprocessError):
-        return f"unknown ({root})"
-    return f"{head.strip()}{'+dirty' if dirty.strip() else ''} ({root})"
+        return "unknown"
+    commit = head.strip() or "no git"
+    return f"{commit}{'+dirty' if dirty.strip() else ''} ({root})"
 
 
 def server_env() -> dict[str, str]:
