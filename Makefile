@@ -7,7 +7,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 5000
 DB     ?= instance/examserver.db
 
-.PHONY: demo test install lint bench clean translations chromium
+.PHONY: demo test install lint bench bench-bank bench-delivery clean translations chromium
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,8 +45,13 @@ translations: $(STAMP)
 	$(VENV)/bin/pybabel update -i examserver/translations/messages.pot -d examserver/translations --no-fuzzy-matching --ignore-obsolete
 	$(VENV)/bin/pybabel compile -d examserver/translations
 
-bench: $(STAMP)
-	$(PY) bench/bank_bench.py
+bench: bench-bank bench-delivery
+
+bench-bank: $(STAMP)
+	$(PY) bench/bank_bench.py --n 10000
+
+bench-delivery: $(STAMP)
+	$(PY) bench/delivery_bench.py --candidates 1000 --modes eventlet,gevent
 
 clean:
 	rm -rf $(VENV) instance/examserver.db* .pytest_cache

@@ -140,11 +140,19 @@ def run_server(app: Flask, host: str, port: int) -> None:
         # Flask ignores app.run() under its own CLI; this command is the server, so run it.
         os.environ.pop("FLASK_RUN_FROM_CLI", None)
     elif mode == "eventlet":
-        kwargs["max_size"] = 10000
-        kwargs["log_output"] = False
+        import eventlet
+        import eventlet.wsgi
+
+        listener = eventlet.listen((host, port), backlog=BACKLOG)
+        eventlet.wsgi.server(listener, app, max_size=10000, log_output=False)
+        return
     else:
         kwargs["log_output"] = False
+        kwargs["backlog"] = BACKLOG
     socketio.run(app, **kwargs)
+
+
+BACKLOG = 2048
 
 
 def register_commands(app: Flask) -> None:

@@ -155,12 +155,30 @@ _VIEW_LOCK = threading.Lock()
 
 def build_paper_view(db: Session, paper_id: int) -> PaperView:
     """Build a paper's candidate view from its items and their exact question versions."""
-    paper = db.get(Paper, paper_id)
-    if paper is None:
+    from examserver.papers.models import BlueprintSection
+
+    blueprint_id = db.scalar(select(Paper.blueprint_id).where(Paper.id == paper_id))
+    if blueprint_id is None:
         raise DeliveryError("unknown_paper", str(paper_id), 404)
-    blueprint = paper.blueprint
+    titles = [
+        t or ""
+        for t in db.scalars(
+            select(BlueprintSection.title)
+            .where(BlueprintSection.blueprint_id == blueprint_id)
+            .order_by(BlueprintSection.position)
+        )
+    ]
     rows = db.execute(
-        select(PaperItem, QuestionVersion)
+        select(
+            PaperItem.id,
+            PaperItem.section_index,
+            PaperItem.points,
+            PaperItem.option_order,
+            QuestionVersion.id,
+            QuestionVersion.type,
+            QuestionVersion.stem,
+            QuestionVersion.options,
+        )
         .join(QuestionVersion, QuestionVersion.id == PaperItem.question_version_id)
         .where(PaperItem.paper_id == paper_id)
         .order_by(PaperItem.position)
@@ -169,30 +187,21 @@ def build_paper_view(db: Session, paper_id: int) -> PaperView:
     by_index: dict[int, dict[str, Any]] = {}
     entries: dict[int, PaperEntry] = {}
     item_ids: dict[int, int] = {}
-    for item, version in rows:
-        spec = (
-            blueprint.sections[item.section_index]
-            if item.section_index < len(blueprint.sections)
-            else None
-        )
-        section = by_index.get(item.section_index)
+    for item_id, section_index, points, option_order, version_id, qtype, stem, options in rows:
+        section = by_index.get(section_index)
         if section is None:
             section = {
-                "title": (spec.title if spec is not None else "") or "",
-                "type": version.type,
-                "points": float(item.points),
+                "title": titles[section_index] if section_index < len(titles) else "",
+                "type": qtype,
+                "points": float(points),
                 "questions": [],
             }
-            by_index[item.section_index] = section
+            by_index[section_index] = section
             sections.append(section)
-        view = get_type(version.type).candidate_view(
-            version.id, version.stem, version.options, item.option_order
-        )
+        view = get_type(qtype).candidate_view(version_id, stem, options, option_order)
         section["questions"].append({"id": view.id, "stem": view.stem, "options": view.options})
-        entries[version.id] = PaperEntry(
-            item.id, version.type, frozenset(o["key"] for o in version.options)
-        )
-        item_ids[item.id] = version.id
+        entries[version_id] = PaperEntry(item_id, qtype, frozenset(o["key"] for o in options))
+        item_ids[item_id] = version_id
     return PaperView(tuple(sections), entries, item_ids)
 
 

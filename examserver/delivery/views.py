@@ -371,8 +371,11 @@ class ExamNamespace(Namespace):
         return {"ok": True, "result": service.result_payload(submission)}
 
     def _entry(self, ident: dict[str, Any], question_id: int) -> service.PaperEntry | None:
-        with transaction(db.engine) as session:
-            view = service.paper_view(session, ident["paper_id"])
+        view = ident.get("paper_view")
+        if view is None:
+            with transaction(db.engine) as session:
+                view = service.paper_view(session, ident["paper_id"])
+            ident["paper_view"] = view  # immutable once drawn
         return view.entries.get(question_id)
 
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from examserver.db import transaction, utcnow
@@ -45,69 +45,140 @@ def apply_writes(db: Session, writes: Sequence[AnswerWrite], now: dt.datetime) -
     A write is refused with not_running (the attempt is not running), deadline_passed (its
     deadline is reached) or stale_seq (a newer change of the same question is stored). A write
     whose seq is already stored with the same value is acknowledged again (idempotent resend).
+    Core statements, executed many at a time: this is the hot path of the whole system.
     """
     attempt_ids = sorted({w.attempt_id for w in writes})
-    query = select(Attempt).where(Attempt.id.in_(attempt_ids))
+    query = select(
+        Attempt.id, Attempt.status, Attempt.deadline_at, Attempt.last_seq, Attempt.answered_count
+    ).where(Attempt.id.in_(attempt_ids))
     if db.get_bind().dialect.name == "postgresql":
         query = query.with_for_update()
-    attempts = {a.id: a for a in db.scalars(query.execution_options(populate_existing=True))}
-    answers = {
-        (a.attempt_id, a.paper_item_id): a
-        for a in db.scalars(
-            select(Answer).where(
+    attempts = {r.id: dict(r._mapping) for r in db.execute(query)}
+    answers: dict[tuple[int, int], dict[str, Any]] = {
+        (r.attempt_id, r.paper_item_id): dict(r._mapping)
+        for r in db.execute(
+            select(
+                Answer.id,
+                Answer.attempt_id,
+                Answer.paper_item_id,
+                Answer.choice,
+                Answer.choice_seq,
+                Answer.flagged,
+                Answer.flag_seq,
+            ).where(
                 Answer.attempt_id.in_(attempt_ids),
                 Answer.paper_item_id.in_(sorted({w.item_id for w in writes})),
             )
         )
     }
+    touched_attempts: set[int] = set()
+    touched_answers: dict[tuple[int, int], dict[str, Any]] = {}
     for write in writes:
         attempt = attempts.get(write.attempt_id)
-        if attempt is None or attempt.status != AttemptStatus.running.value:
+        if attempt is None or attempt["status"] != AttemptStatus.running.value:
             write.result = (False, "not_running")
             continue
-        if attempt.deadline_at is not None and now >= attempt.deadline_at:
+        if attempt["deadline_at"] is not None and now >= attempt["deadline_at"]:
             write.result = (False, "deadline_passed")
             continue
         key = (write.attempt_id, write.item_id)
         answer = answers.get(key)
         if answer is None:
-            answer = Answer(
-                attempt_id=write.attempt_id,
-                paper_item_id=write.item_id,
-                choice=[],
-                choice_seq=0,
-                flagged=False,
-                flag_seq=0,
-            )
-            db.add(answer)
+            answer = {
+                "id": None,
+                "attempt_id": write.attempt_id,
+                "paper_item_id": write.item_id,
+                "choice": [],
+                "choice_seq": 0,
+                "flagged": False,
+                "flag_seq": 0,
+            }
             answers[key] = answer
-        was_answered = bool(answer.choice)
-        write.result = _apply_one(answer, write, now)
+        was_answered = bool(answer["choice"])
+        write.result = _apply_dict(answer, write)
         if write.result[0]:
-            attempt.answered_count += int(bool(answer.choice)) - int(was_answered)
-            attempt.last_activity_at = now
-            if write.seq > attempt.last_seq:
-                attempt.last_seq = write.seq
-    db.flush()
+            touched_answers[key] = answer
+            touched_attempts.add(write.attempt_id)
+            attempt["answered_count"] += int(bool(answer["choice"])) - int(was_answered)
+            attempt["last_seq"] = max(attempt["last_seq"], write.seq)
+    fresh = [a for a in touched_answers.values() if a["id"] is None]
+    known = [a for a in touched_answers.values() if a["id"] is not None]
+    if fresh:
+        db.execute(
+            insert(Answer),
+            [
+                {
+                    "attempt_id": a["attempt_id"],
+                    "paper_item_id": a["paper_item_id"],
+                    "choice": a["choice"],
+                    "choice_seq": a["choice_seq"],
+                    "flagged": a["flagged"],
+                    "flag_seq": a["flag_seq"],
+                    "updated_at": now,
+                }
+                for a in fresh
+            ],
+        )
+    if known:
+        db.connection().execute(
+            update(Answer.__table__)
+            .where(Answer.__table__.c.id == bindparam("b_id"))
+            .values(
+                choice=bindparam("b_choice"),
+                choice_seq=bindparam("b_choice_seq"),
+                flagged=bindparam("b_flagged"),
+                flag_seq=bindparam("b_flag_seq"),
+                updated_at=bindparam("b_now"),
+            ),
+            [
+                {
+                    "b_id": a["id"],
+                    "b_choice": a["choice"],
+                    "b_choice_seq": a["choice_seq"],
+                    "b_flagged": a["flagged"],
+                    "b_flag_seq": a["flag_seq"],
+                    "b_now": now,
+                }
+                for a in known
+            ],
+        )
+    if touched_attempts:
+        db.connection().execute(
+            update(Attempt.__table__)
+            .where(Attempt.__table__.c.id == bindparam("b_id"))
+            .values(
+                last_seq=bindparam("b_last_seq"),
+                answered_count=bindparam("b_count"),
+                last_activity_at=bindparam("b_now"),
+            ),
+            [
+                {
+                    "b_id": i,
+                    "b_last_seq": attempts[i]["last_seq"],
+                    "b_count": attempts[i]["answered_count"],
+                    "b_now": now,
+                }
+                for i in sorted(touched_attempts)
+            ],
+        )
 
 
-def _apply_one(answer: Answer, write: AnswerWrite, now: dt.datetime) -> tuple[bool, str | None]:
+def _apply_dict(answer: dict[str, Any], write: AnswerWrite) -> tuple[bool, str | None]:
     if write.choice is not None:
-        if write.seq < answer.choice_seq:
+        if write.seq < answer["choice_seq"]:
             return (False, "stale_seq")
-        if write.seq == answer.choice_seq:
-            same = list(answer.choice) == write.choice
-            return (True, None) if same else (False, "stale_seq")
-        answer.choice = list(write.choice)
-        answer.choice_seq = write.seq
+        if write.seq == answer["choice_seq"]:
+            return (True, None) if list(answer["choice"]) == write.choice else (False, "stale_seq")
+        answer["choice"] = list(write.choice)
+        answer["choice_seq"] = write.seq
     else:
-        if write.seq < answer.flag_seq:
+        if write.seq < answer["flag_seq"]:
             return (False, "stale_seq")
-        if write.seq == answer.flag_seq:
-            return (True, None) if answer.flagged == bool(write.flagged) else (False, "stale_seq")
-        answer.flagged = bool(write.flagged)
-        answer.flag_seq = write.seq
-    answer.updated_at = now
+        if write.seq == answer["flag_seq"]:
+            ok = answer["flagged"] == bool(write.flagged)
+            return (True, None) if ok else (False, "stale_seq")
+        answer["flagged"] = bool(write.flagged)
+        answer["flag_seq"] = write.seq
     return (True, None)
 
 

@@ -16,7 +16,7 @@ from examserver.proctor import service
 
 def push_candidates(session_id: int, attempt_ids: set[int] | list[int], now: dt.datetime) -> None:
     """Send the proctors of a room the fresh roster rows of some candidates (deltas)."""
-    if not attempt_ids:
+    if not attempt_ids or not _watched(session_id):
         return
     with transaction(db.engine) as session:
         rows = service.roster(session, session_id, now, attempt_ids)
@@ -52,3 +52,17 @@ def room_event(session_id: int, kind: str, attempt_id: int | None = None, **deta
     push_events(session_id, [row])
     if attempt_id is not None:
         push_candidates(session_id, {attempt_id}, now)
+
+
+def _watched(session_id: int) -> bool:
+    """Whether any console may watch the session: with one worker, one of ours must be in its
+    room; with a message queue the consoles may be on other workers, so always."""
+    from flask import current_app
+
+    from examserver.extensions import socketio
+    from examserver.notify import PROCTOR_NS, proctor_room
+
+    server = socketio.server
+    if server is None or current_app.config["EXAMSERVER"]["MESSAGE_QUEUE"]:
+        return True
+    return any(True for _ in server.manager.get_participants(PROCTOR_NS, proctor_room(session_id)))
