@@ -25,7 +25,7 @@ log = logging.getLogger("examserver.delivery.tasks")
 LEASE = "clock"
 BEAT_EVERY = dt.timedelta(seconds=1)
 LEASE_TIMEOUT = dt.timedelta(seconds=10)
-TICK_EVERY = dt.timedelta(seconds=5)
+TICK_SLOTS = 5  # one slot a second: every terminal hears the clock every 5 s
 PRESENCE_EVERY = dt.timedelta(seconds=15)
 # A gap between heartbeats shorter than this is normal jitter, not an outage.
 CREDIT_THRESHOLD = dt.timedelta(seconds=3)
@@ -53,7 +53,7 @@ class ClockTasks:
         self._sleep = sleep
         self._start_task = start_task
         self.leader = False
-        self._last_tick: dt.datetime | None = None
+        self._tick_slot = 0
         self._last_presence: dt.datetime | None = None
         self.running = False
 
@@ -78,9 +78,8 @@ class ClockTasks:
         self.beat(now)
         if self.leader:
             self.sweep(now)
-            if self._last_tick is None or now - self._last_tick >= TICK_EVERY:
-                self.tick(now)
-                self._last_tick = now
+            self.tick(now, slot=self._tick_slot)
+            self._tick_slot = (self._tick_slot + 1) % TICK_SLOTS
         if self._last_presence is None or now - self._last_presence >= PRESENCE_EVERY:
             self.refresh_presence(now)
             self._last_presence = now
@@ -144,16 +143,25 @@ class ClockTasks:
                 self._emit_state(attempt_id, state)
         return submitted
 
-    def tick(self, now: dt.datetime) -> int:
-        """Send every running or paused attempt's terminal its remaining time."""
+    def tick(self, now: dt.datetime, slot: int | None = None) -> int:
+        """Send running or paused attempts' terminals their remaining time.
+
+        ``slot`` ticks one fifth of the attempts (by id), so that ticking every second reaches
+        each terminal every 5 s without a burst of a whole room's messages; None ticks all.
+        """
+        table = Attempt.__table__
+        query = select(table.c.id, table.c.status, table.c.deadline_at, table.c.paused_at).where(
+            table.c.status.in_([AttemptStatus.running.value, AttemptStatus.paused.value]),
+            table.c.terminal_sid.is_not(None),
+        )
+        if slot is not None:
+            query = query.where(table.c.id % TICK_SLOTS == slot)
         with self._app_context(), transaction(self._engine()) as db:
-            attempts = db.scalars(
-                select(Attempt).where(
-                    Attempt.status.in_([AttemptStatus.running.value, AttemptStatus.paused.value]),
-                    Attempt.terminal_sid.is_not(None),
-                )
-            ).all()
-            ticks = [(a.id, a.clock().remaining_ms(now)) for a in attempts]
+            rows = db.execute(query).all()
+        ticks = []
+        for attempt_id, status, deadline, paused_at in rows:
+            at = paused_at if status == AttemptStatus.paused.value and paused_at else now
+            ticks.append((attempt_id, max(0, ms(deadline - at)) if deadline else 0))
         with self._app_context():
             for attempt_id, remaining in ticks:
                 self._emit_tick(attempt_id, remaining)

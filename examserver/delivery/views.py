@@ -6,6 +6,7 @@ authenticated identity (never from the payload), call a service, answer.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import re
 from typing import Any
@@ -15,18 +16,21 @@ from flask.typing import ResponseReturnValue
 from flask_babel import force_locale
 from flask_socketio import ConnectionRefusedError, Namespace, join_room
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlalchemy.orm import Session
 
 from examserver.auth.access import public
 from examserver.db import transaction, utcnow
 from examserver.delivery import service
 from examserver.delivery.errors import error_body, message_for
+from examserver.delivery.models import Attempt
 from examserver.delivery.service import DeliveryError
 from examserver.delivery.tasks import ClockTasks
-from examserver.delivery.writer import AnswerWrite, AnswerWriter
+from examserver.delivery.writer import AnswerWrite, AnswerWriter, Operation
 from examserver.extensions import csrf, db, socketio
 from examserver.i18n import LANGUAGES
 from examserver.notify import EXAM_NS, attempt_room, session_room, to_attempt
-from examserver.proctor.live import push_attempts, push_candidates, room_event
+from examserver.proctor import service as proctor_service
+from examserver.proctor.live import push_after_commit, push_attempts
 
 log = logging.getLogger("examserver.delivery")
 
@@ -88,40 +92,68 @@ def login() -> ResponseReturnValue:
         or (terminal_id and not TERMINAL_ID.match(terminal_id))
     ):
         return _api_error("bad_payload", 400)
-    now = utcnow()
+    address = (request.remote_addr or "")[:64]
+
+    def apply(session: Session, now: dt.datetime) -> dict[str, Any]:
+        # Admission numbers are upper case; a candidate may type them in lower case.
+        attempt, nonce = service.login(
+            session, admission_no.strip().upper(), id_number.strip(), terminal_id, now
+        )
+        registration = attempt.registration
+        candidate = registration.candidate
+        exam_session = registration.session
+        operation.attempt_ids.add(attempt.id)
+        _log(session, operation, exam_session.id, "login", now, attempt.id, address=address)
+        return {
+            "token": make_token(attempt.id, nonce),
+            "attempt_id": attempt.id,
+            "candidate": {
+                "name": candidate.name,
+                "id_number": _masked(candidate.id_number),
+                "job_type": candidate.job_type,
+                "employer": candidate.employer,
+                "photo_url": (
+                    f"/media/{candidate.photo_media_id}" if candidate.photo_media_id else None
+                ),
+                "admission_no": registration.admission_no,
+                "seat": registration.seat,
+            },
+            "session": {
+                "name": exam_session.name,
+                "start_mode": exam_session.start_mode,
+                "room": exam_session.room,
+            },
+        }
+
+    operation = Operation(apply)
     try:
-        with transaction(db.engine, write=True) as session:
-            # Admission numbers are upper case; a candidate may type them in lower case.
-            attempt, nonce = service.login(
-                session, admission_no.strip().upper(), id_number.strip(), terminal_id, now
-            )
-            registration = attempt.registration
-            candidate = registration.candidate
-            exam_session = registration.session
-            body = {
-                "token": make_token(attempt.id, nonce),
-                "attempt_id": attempt.id,
-                "candidate": {
-                    "name": candidate.name,
-                    "id_number": _masked(candidate.id_number),
-                    "job_type": candidate.job_type,
-                    "employer": candidate.employer,
-                    "photo_url": (
-                        f"/media/{candidate.photo_media_id}" if candidate.photo_media_id else None
-                    ),
-                    "admission_no": registration.admission_no,
-                    "seat": registration.seat,
-                },
-                "session": {
-                    "name": exam_session.name,
-                    "start_mode": exam_session.start_mode,
-                    "room": exam_session.room,
-                },
-            }
+        body = _writer().run(operation)
     except DeliveryError as exc:
         return _api_error(exc.code, exc.status)
-    room_event(exam_session.id, "login", attempt.id, address=(request.remote_addr or "")[:64])
     return jsonify(body)
+
+
+def _log(
+    session: Session,
+    operation: Operation,
+    session_id: int,
+    kind: str,
+    now: dt.datetime,
+    attempt_id: int | None,
+    **detail: Any,
+) -> None:
+    """Write a room event in the operation's transaction; it is pushed after the commit."""
+    event = proctor_service.log_event(session, session_id, kind, now, attempt_id, **detail)
+    operation.events.append((session_id, proctor_service.event_row(event)))
+
+
+def _state(attempt_id: int) -> dict[str, Any]:
+    """Read the attempt's `state` message (after the writer committed a change)."""
+    with transaction(db.engine) as session:
+        attempt = session.get(Attempt, attempt_id)
+        if attempt is None:
+            raise DeliveryError("unknown_attempt", status=404)
+        return service.state_payload(session, attempt, utcnow())
 
 
 def _masked(id_number: str) -> str:
@@ -203,71 +235,68 @@ class ExamNamespace(Namespace):
         if not isinstance(terminal_id, str) or not TERMINAL_ID.match(terminal_id):
             raise _refuse("bad_payload")
         attempt_id, nonce = parsed
-        now = utcnow()
+        sid = request.sid  # type: ignore[attr-defined]
+        address = (request.remote_addr or "")[:64]
+
+        def apply(session: Session, now: dt.datetime) -> tuple[int, int, str | None]:
+            attempt, replaced, moved = service.attach_terminal(
+                session, attempt_id, nonce, terminal_id, sid, address, now
+            )
+            operation.attempt_ids.add(attempt_id)
+            kind = "moved" if moved else "connect"
+            _log(session, operation, attempt.session_id, kind, now, attempt_id, address=address)
+            return attempt.session_id, attempt.paper_id, replaced
+
+        operation = Operation(apply)
         try:
-            with transaction(db.engine, write=True) as session:
-                attempt, replaced, moved = service.attach_terminal(
-                    session,
-                    attempt_id,
-                    nonce,
-                    terminal_id,
-                    request.sid,  # type: ignore[attr-defined]
-                    request.remote_addr or "",
-                    now,
-                )
-                session_id = attempt.session_id
-                paper_id = attempt.paper_id
-                state = service.state_payload(session, attempt, now)
+            session_id, paper_id, replaced = _writer().run(operation)
+            state = _state(attempt_id)
         except DeliveryError as exc:
             raise _refuse(exc.code) from exc
-        self._connections[request.sid] = (  # type: ignore[attr-defined]
-            {
-                "attempt_id": attempt_id,
-                "session_id": session_id,
-                "paper_id": paper_id,
-                "lang": _auth_lang(auth),
-            }
-        )
+        self._connections[sid] = {
+            "attempt_id": attempt_id,
+            "session_id": session_id,
+            "paper_id": paper_id,
+            "lang": _auth_lang(auth),
+        }
         join_room(attempt_room(attempt_id))
         join_room(session_room(session_id))
         if replaced:
             # The same terminal came back on a new socket: the old one is dead weight.
             socketio.server.disconnect(replaced, namespace=EXAM_NS)
-        self.emit("state", state, room=request.sid)  # type: ignore[attr-defined]
-        room_event(
-            session_id,
-            "moved" if moved else "connect",
-            attempt_id,
-            address=(request.remote_addr or "")[:64],
-        )
+        self.emit("state", state, room=sid)
 
     def on_disconnect(self, reason: Any = None) -> None:
-        ident = self._connections.pop(request.sid, None)  # type: ignore[attr-defined]
+        sid = request.sid  # type: ignore[attr-defined]
+        ident = self._connections.pop(sid, None)
         if not ident:
             return
-        with transaction(db.engine, write=True) as session:
-            was = service.detach_terminal(
-                session,
-                ident["attempt_id"],
-                request.sid,  # type: ignore[attr-defined]
-                utcnow(),
-            )
-        if was:
-            room_event(ident["session_id"], "disconnect", ident["attempt_id"])
+
+        def apply(session: Session, now: dt.datetime) -> None:
+            if service.detach_terminal(session, ident["attempt_id"], sid, now):
+                operation.attempt_ids.add(ident["attempt_id"])
+                _log(
+                    session, operation, ident["session_id"], "disconnect", now, ident["attempt_id"]
+                )
+
+        operation = Operation(apply)
+        _writer().run(operation)
 
     def on_start(self, data: Any = None) -> dict[str, Any]:
         ident = self._identity()
         if ident is None:
             return _fail("token_revoked")
-        now = utcnow()
+        attempt_id = ident["attempt_id"]
+        operation = Operation(
+            lambda session, now: service.start_attempt(session, attempt_id, now) and None,
+            attempt_ids={attempt_id},
+        )
         try:
-            with transaction(db.engine, write=True) as session:
-                attempt = service.start_attempt(session, ident["attempt_id"], now)
-                state = service.state_payload(session, attempt, now)
+            _writer().run(operation)
+            state = _state(attempt_id)
         except DeliveryError as exc:
             return _fail(exc.code)
-        to_attempt(ident["attempt_id"], "state", state)
-        push_candidates(ident["session_id"], {ident["attempt_id"]}, now)
+        to_attempt(attempt_id, "state", state)
         return {"ok": True}
 
     def on_focus(self, data: Any = None) -> dict[str, Any]:
@@ -277,9 +306,14 @@ class ExamNamespace(Namespace):
         lost = data.get("lost") if isinstance(data, dict) else None
         if not isinstance(lost, bool):
             return _fail("bad_payload")
-        with transaction(db.engine, write=True) as session:
+
+        def apply(session: Session, now: dt.datetime) -> None:
             service.note_focus(session, ident["attempt_id"], lost)
-        room_event(ident["session_id"], "focus_lost" if lost else "focus_back", ident["attempt_id"])
+            kind = "focus_lost" if lost else "focus_back"
+            _log(session, operation, ident["session_id"], kind, now, ident["attempt_id"])
+
+        operation = Operation(apply, attempt_ids={ident["attempt_id"]})
+        _writer().run(operation)
         return {"ok": True}
 
     def on_answer(self, data: Any = None) -> dict[str, Any]:
@@ -348,26 +382,35 @@ class ExamNamespace(Namespace):
             or not 0 <= position < 10_000
         ):
             return _fail("bad_payload")
-        with transaction(db.engine, write=True) as session:
-            service.remember_position(session, ident["attempt_id"], position)
+        attempt_id = ident["attempt_id"]
+        _writer().run(
+            Operation(lambda session, now: service.remember_position(session, attempt_id, position))
+        )
         return {"ok": True}
 
     def on_submit(self, data: Any = None) -> dict[str, Any]:
         ident = self._identity()
         if ident is None:
             return _fail("token_revoked")
-        now = utcnow()
+        attempt_id = ident["attempt_id"]
+
+        def apply(session: Session, now: dt.datetime) -> service.Submission:
+            # Queued after this terminal's answers: the grading sees every one of them.
+            submission = service.submit_attempt(session, attempt_id, now)
+            if not submission.already:
+                _log(
+                    session, operation, ident["session_id"], "submit", now, attempt_id,
+                    score=submission.score,
+                )  # fmt: skip
+            return submission
+
+        operation = Operation(apply, attempt_ids={attempt_id})
         try:
-            with transaction(db.engine, write=True) as session:
-                submission = service.submit_attempt(session, ident["attempt_id"], now)
-                attempt = session.get(service.Attempt, ident["attempt_id"])
-                assert attempt is not None
-                state = service.state_payload(session, attempt, now)
+            submission = _writer().run(operation)
+            state = _state(attempt_id)
         except DeliveryError as exc:
             return _fail(exc.code)
-        to_attempt(ident["attempt_id"], "state", state)
-        if not submission.already:
-            room_event(ident["session_id"], "submit", ident["attempt_id"], score=submission.score)
+        to_attempt(attempt_id, "state", state)
         return {"ok": True, "result": service.result_payload(submission)}
 
     def _entry(self, ident: dict[str, Any], question_id: int) -> service.PaperEntry | None:
@@ -400,7 +443,7 @@ def init_app(app: Flask) -> None:
         create_event=eio.create_event,
         start_task=socketio.start_background_task,
         app_context=app.app_context,
-        after_commit=push_attempts,
+        after_commit=push_after_commit,
     )
     app.extensions["examserver.clock"] = ClockTasks(
         engine_factory=lambda: db.engine,

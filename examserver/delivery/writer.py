@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from examserver.db import transaction, utcnow
 from examserver.delivery.clock import AttemptStatus
 from examserver.delivery.models import Answer, Attempt
+from examserver.delivery.service import DeliveryError
 
 log = logging.getLogger("examserver.delivery.writer")
 
@@ -182,8 +183,34 @@ def _apply_dict(answer: dict[str, Any], write: AnswerWrite) -> tuple[bool, str |
     return (True, None)
 
 
+@dataclass
+class Operation:
+    """Any other write of the hot path (a login, a terminal attaching, a start, a room event),
+    applied in the writer's batch transaction under a savepoint of its own.
+
+    ``apply(db, now)`` returns plain data (no ORM objects: the session closes after the commit);
+    a DeliveryError it raises refuses this operation alone. ``attempt_ids`` and ``events``
+    ((session_id, event row) pairs appended by ``apply``) are pushed to the proctors after the
+    commit.
+    """
+
+    apply: Callable[[Session, dt.datetime], Any]
+    attempt_ids: set[int] = field(default_factory=set)
+    events: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    result: Any = None
+    error: BaseException | None = None
+    done: Any = field(default=None, repr=False)
+
+
+Write = AnswerWrite | Operation
+
+
 class AnswerWriter:
-    """Runs the group-commit loop as a background task of the Socket.IO server."""
+    """The group-commit loop, a background task of the Socket.IO server.
+
+    Everything the delivery hot path writes goes through here, so that a room of candidates
+    who all act in the same second costs a few commits (and fsyncs), not one each.
+    """
 
     def __init__(
         self,
@@ -193,7 +220,7 @@ class AnswerWriter:
         create_event: Callable[[], Any],
         start_task: Callable[..., Any],
         app_context: Callable[[], Any],
-        after_commit: Callable[[set[int]], None] | None = None,
+        after_commit: Callable[[set[int], list[tuple[int, dict[str, Any]]]], None] | None = None,
     ) -> None:
         self._engine_factory = engine_factory
         self._create_event = create_event
@@ -206,20 +233,33 @@ class AnswerWriter:
         self.batches = 0
         self.writes = 0
 
-    def write(self, write: AnswerWrite, timeout: float = 15.0) -> tuple[bool, str | None]:
-        """Queue a write and wait until it is committed (or refused)."""
+    def _enqueue(self, item: Write) -> None:
         if not self._started:
             self._started = True
             self._start_task(self._run)
-        write.done = self._create_event()
-        self._queue.put(write)
+        item.done = self._create_event()
+        self._queue.put(item)
+
+    def write(self, write: AnswerWrite, timeout: float = 15.0) -> tuple[bool, str | None]:
+        """Queue an answer or flag and wait until it is committed (or refused)."""
+        self._enqueue(write)
         if not write.done.wait(timeout):
             log.error("answer write for attempt %s timed out", write.attempt_id)
             return (False, "server_busy")
         assert write.result is not None
         return write.result
 
-    def _drain(self, first: AnswerWrite) -> list[AnswerWrite]:
+    def run(self, operation: Operation, timeout: float = 15.0) -> Any:
+        """Queue an operation, wait for its commit, and return its result (or raise its error)."""
+        self._enqueue(operation)
+        if not operation.done.wait(timeout):
+            log.error("writer operation timed out")
+            raise DeliveryError("server_busy", status=503)
+        if operation.error is not None:
+            raise operation.error
+        return operation.result
+
+    def _drain(self, first: Write) -> list[Write]:
         batch = [first]
         while len(batch) < MAX_BATCH:
             try:
@@ -235,24 +275,60 @@ class AnswerWriter:
                 self._commit(batch)
             except Exception:  # noqa: BLE001
                 log.exception("group commit of %d writes failed; retrying one by one", len(batch))
-                for write in batch:
+                for item in batch:
                     try:
-                        self._commit([write])
-                    except Exception:  # noqa: BLE001
-                        log.exception("answer write for attempt %s failed", write.attempt_id)
-                        write.result = (False, "server_error")
-            for write in batch:
-                write.done.set()
-            changed = {w.attempt_id for w in batch if w.result and w.result[0]}
-            if changed and self._after_commit is not None:
-                try:
-                    with self._app_context():
-                        self._after_commit(changed)
-                except Exception:  # noqa: BLE001  (the proctors' view must not stop saving)
-                    log.exception("after-commit notification failed")
+                        self._commit([item])
+                    except Exception as exc:  # noqa: BLE001
+                        log.exception("write failed")
+                        if isinstance(item, AnswerWrite):
+                            item.result = (False, "server_error")
+                        else:
+                            item.error = DeliveryError("server_error", status=500)
+                            item.error.__cause__ = exc
+            for item in batch:
+                item.done.set()
+            self._notify(batch)
 
-    def _commit(self, batch: Sequence[AnswerWrite]) -> None:
+    def _notify(self, batch: Sequence[Write]) -> None:
+        if self._after_commit is None:
+            return
+        changed: set[int] = set()
+        events: list[tuple[int, dict[str, Any]]] = []
+        for item in batch:
+            if isinstance(item, AnswerWrite):
+                if item.result and item.result[0]:
+                    changed.add(item.attempt_id)
+            elif item.error is None:
+                changed |= item.attempt_ids
+                events.extend(item.events)
+        if changed or events:
+            try:
+                with self._app_context():
+                    self._after_commit(changed, events)
+            except Exception:  # noqa: BLE001  (the proctors' view must not stop saving)
+                log.exception("after-commit notification failed")
+
+    def _commit(self, batch: Sequence[Write]) -> None:
         with self._app_context(), transaction(self._engine_factory(), write=True) as db:
-            apply_writes(db, batch, utcnow())
+            now = utcnow()
+            answers = [w for w in batch if isinstance(w, AnswerWrite)]
+            if answers:
+                apply_writes(db, answers, now)
+            for item in batch:
+                if isinstance(item, Operation):
+                    _apply_operation(db, item, now)
         self.batches += 1
         self.writes += len(batch)
+
+
+def _apply_operation(db: Session, operation: Operation, now: dt.datetime) -> None:
+    operation.events.clear()
+    savepoint = db.begin_nested()
+    try:
+        operation.result = operation.apply(db, now)
+        operation.error = None
+        savepoint.commit()
+    except DeliveryError as exc:
+        savepoint.rollback()
+        operation.events.clear()
+        operation.error = exc

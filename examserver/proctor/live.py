@@ -38,6 +38,15 @@ def push_attempts(attempt_ids: set[int]) -> None:
         push_candidates(session_id, ids, now)
 
 
+def push_after_commit(attempt_ids: set[int], events: list[tuple[int, dict[str, Any]]]) -> None:
+    """The answer writer's hook: push the room events and roster rows a batch changed."""
+    for session_id, row in events:
+        if _watched(session_id):
+            to_proctors(session_id, "event", row)
+    if attempt_ids:
+        push_attempts(attempt_ids)
+
+
 def push_events(session_id: int, events: list[dict[str, Any]]) -> None:
     for event in events:
         to_proctors(session_id, "event", event)
