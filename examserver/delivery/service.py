@@ -82,6 +82,7 @@ def open_session(db: Session, exam_session: ExamSession, now: dt.datetime) -> in
         avoid = [layouts[s] for s in (registration.seat - 1, registration.seat + 1) if s in layouts]
         seed = f"{exam_session.code}:{registration.admission_no}:{secrets.token_hex(4)}"[-64:]
         paper = drawer.draw(seed, avoid)
+        render_paper_view(db, paper)
         layouts[registration.seat] = paper_layout(paper)
         db.add(_new_attempt(exam_session, blueprint, registration, paper))
         drawn += 1
@@ -140,12 +141,39 @@ def paper_view(db: Session, paper_id: int) -> PaperView:
         if view is not None:
             _PAPER_VIEWS.move_to_end(key)
             return view
-    view = build_paper_view(db, paper_id)
+    stored = db.scalar(select(Paper.view).where(Paper.id == paper_id))
+    view = view_from_stored(stored) if stored else build_paper_view(db, paper_id)
     with _VIEW_LOCK:
         _PAPER_VIEWS[key] = view
         while len(_PAPER_VIEWS) > PAPER_VIEW_CACHE:
             _PAPER_VIEWS.popitem(last=False)
     return view
+
+
+def render_paper_view(db: Session, paper: Paper) -> None:
+    """Store the paper's candidate view on it (at draw time); flushes."""
+    view = build_paper_view(db, paper.id)
+    paper.view = {
+        "sections": list(view.sections),
+        "entries": [
+            [question_id, e.item_id, e.type, sorted(e.option_keys)]
+            for question_id, e in view.entries.items()
+        ],
+    }
+    db.flush()
+
+
+def view_from_stored(stored: dict[str, Any]) -> PaperView:
+    """Rebuild a PaperView from what ``render_paper_view`` stored."""
+    entries = {
+        int(question_id): PaperEntry(int(item_id), str(qtype), frozenset(keys))
+        for question_id, item_id, qtype, keys in stored["entries"]
+    }
+    return PaperView(
+        tuple(stored["sections"]),
+        entries,
+        {e.item_id: question_id for question_id, e in entries.items()},
+    )
 
 
 PAPER_VIEW_CACHE = 4096

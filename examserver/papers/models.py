@@ -83,6 +83,9 @@ class Paper(db.Model):  # type: ignore[name-defined,misc]
     id: Mapped[int] = mapped_column(primary_key=True)
     blueprint_id: Mapped[int] = mapped_column(ForeignKey("blueprint.id"), index=True)
     seed: Mapped[str] = mapped_column(String(64))
+    # The paper as its terminal shows it (no key), rendered once when it is drawn, so that a
+    # room starting in the same second costs no assembly: see delivery.service.paper_view.
+    view: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
     blueprint: Mapped[Blueprint] = relationship()

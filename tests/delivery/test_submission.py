@@ -224,3 +224,17 @@ def test_admission_numbers_are_not_case_sensitive_and_rtt_answers(app, open_worl
 
     client = socketio.test_client(app, namespace="/exam", auth={"token": response.get_json()["token"], "terminal": "terminal-0001"})
     assert client.emit("rtt", {}, namespace="/exam", callback=True) == {}
+
+
+def test_papers_are_rendered_when_drawn(app, open_world) -> None:
+    world = open_world(n=2)
+    from examserver.papers.models import Paper
+
+    with app.app_context():
+        papers = db.session.query(Paper).all()
+        assert papers and all(p.view for p in papers)
+        for paper in papers:
+            stored = service.view_from_stored(paper.view)
+            built = service.build_paper_view(db.session, paper.id)
+            assert stored == built
+            assert "answer" not in str(paper.view)
