@@ -134,6 +134,7 @@ def run_server(app: Flask, host: str, port: int) -> None:
     clock = app.extensions.get("examserver.clock")
     if clock is not None:
         clock.start()
+    _tune_gc()
     kwargs: dict[str, Any] = {"host": host, "port": port, "use_reloader": False}
     if mode == "threading":
         kwargs["allow_unsafe_werkzeug"] = True
@@ -153,6 +154,21 @@ def run_server(app: Flask, host: str, port: int) -> None:
 
 
 BACKLOG = 2048
+
+
+def _tune_gc() -> None:
+    """Keep the collector from stopping the server for long.
+
+    A room of a thousand connections holds millions of objects; the default thresholds make the
+    collector walk them all every few seconds, freezing every terminal for a few hundred ms.
+    Objects alive at start-up are frozen out of collection, and full collections come rarer.
+    """
+    import gc
+
+    gc.collect()
+    gc.freeze()
+    threshold = int(os.environ.get("EXAMSERVER_GC_THRESHOLD", "50000"))
+    gc.set_threshold(threshold, 20, 100)
 
 
 def register_commands(app: Flask) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from examserver.delivery.clock import AttemptStatus, ClockError
+from examserver.delivery.clock import AttemptStatus, Clock, ClockError
 from examserver.delivery.models import Answer, Attempt
 from examserver.grading import KeyedItem, Result, grade_attempt
 from examserver.identity import is_valid_id_number, normalize_id_number
@@ -366,6 +366,46 @@ def start_attempt(
         raise DeliveryError(exc.code) from exc
     db.flush()
     return attempt
+
+
+def start_own_attempt(db: Session, attempt_id: int, now: dt.datetime) -> None:
+    """A candidate starts their own attempt (window mode): ``start_attempt`` in two Core
+    statements, since a whole room may do it in the same second."""
+    row = db.execute(
+        select(
+            Attempt.status,
+            Attempt.duration_ms,
+            Attempt.earliest_submit_ms,
+            Attempt.extension_ms,
+            ExamSession.start_mode,
+            ExamSession.opens_at,
+            ExamSession.closes_at,
+        )
+        .join(ExamSession, ExamSession.id == Attempt.session_id)
+        .where(Attempt.id == attempt_id)
+    ).one_or_none()
+    if row is None:
+        raise DeliveryError("unknown_attempt", status=404)
+    status, duration_ms, earliest_ms, extension_ms, start_mode, opens_at, closes_at = row
+    if status != AttemptStatus.waiting.value:
+        return  # idempotent: a second start changes nothing
+    if start_mode == StartMode.proctor.value:
+        raise DeliveryError("waiting_for_proctor", status=403)
+    if now < opens_at:
+        raise DeliveryError("session_not_open", status=403)
+    if now > closes_at:
+        raise DeliveryError("session_closed", status=403)
+    clock = Clock(AttemptStatus.waiting, duration_ms, earliest_ms, extension_ms=extension_ms)
+    started = clock.start(now)
+    db.execute(
+        update(Attempt)
+        .where(Attempt.id == attempt_id, Attempt.status == AttemptStatus.waiting.value)
+        .values(
+            status=started.status.value,
+            started_at=started.started_at,
+            deadline_at=started.deadline_at,
+        )
+    )
 
 
 @dataclass(frozen=True)

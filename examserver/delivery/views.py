@@ -288,7 +288,7 @@ class ExamNamespace(Namespace):
             return _fail("token_revoked")
         attempt_id = ident["attempt_id"]
         operation = Operation(
-            lambda session, now: service.start_attempt(session, attempt_id, now) and None,
+            lambda session, now: service.start_own_attempt(session, attempt_id, now),
             attempt_ids={attempt_id},
         )
         try:
