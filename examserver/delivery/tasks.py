@@ -25,7 +25,10 @@ log = logging.getLogger("examserver.delivery.tasks")
 LEASE = "clock"
 BEAT_EVERY = dt.timedelta(seconds=1)
 LEASE_TIMEOUT = dt.timedelta(seconds=10)
-TICK_SLOTS = 5  # one slot a second: every terminal hears the clock every 5 s
+# The ticker wakes every TICK_EVERY and ticks one slot (attempt id modulo TICK_SLOTS): every
+# terminal hears the clock every TICK_EVERY * TICK_SLOTS = 5 s, never a whole room at once.
+TICK_EVERY = 0.2
+TICK_SLOTS = 25
 PRESENCE_EVERY = dt.timedelta(seconds=15)
 # A gap between heartbeats shorter than this is normal jitter, not an outage.
 CREDIT_THRESHOLD = dt.timedelta(seconds=3)
@@ -61,6 +64,17 @@ class ClockTasks:
         if not self.running:
             self.running = True
             self._start_task(self._loop)
+            self._start_task(self._tick_loop)
+
+    def _tick_loop(self) -> None:
+        while self.running:
+            if self.leader:
+                try:
+                    self.tick(utcnow(), slot=self._tick_slot)
+                except Exception:  # noqa: BLE001
+                    log.exception("clock tick failed")
+                self._tick_slot = (self._tick_slot + 1) % TICK_SLOTS
+            self._sleep(TICK_EVERY)
 
     def stop(self) -> None:
         self.running = False
@@ -74,12 +88,11 @@ class ClockTasks:
             self._sleep(BEAT_EVERY.total_seconds())
 
     def step(self, now: dt.datetime) -> None:
-        """One beat: hold or take the lease; as leader sweep and tick; refresh presence."""
+        """One beat: hold or take the lease; as leader sweep; refresh presence (ticks run in
+        their own loop)."""
         self.beat(now)
         if self.leader:
             self.sweep(now)
-            self.tick(now, slot=self._tick_slot)
-            self._tick_slot = (self._tick_slot + 1) % TICK_SLOTS
         if self._last_presence is None or now - self._last_presence >= PRESENCE_EVERY:
             self.refresh_presence(now)
             self._last_presence = now
@@ -146,8 +159,8 @@ class ClockTasks:
     def tick(self, now: dt.datetime, slot: int | None = None) -> int:
         """Send running or paused attempts' terminals their remaining time.
 
-        ``slot`` ticks one fifth of the attempts (by id), so that ticking every second reaches
-        each terminal every 5 s without a burst of a whole room's messages; None ticks all.
+        ``slot`` ticks one slot of the attempts (by id), so that the ticker reaches each terminal
+        every 5 s without a burst of a whole room's messages; None ticks all.
         """
         table = Attempt.__table__
         query = select(table.c.id, table.c.status, table.c.deadline_at, table.c.paused_at).where(

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from examserver.db import transaction, utcnow
@@ -40,7 +40,9 @@ class AnswerWrite:
     done: Any = field(default=None, repr=False)
 
 
-def apply_writes(db: Session, writes: Sequence[AnswerWrite], now: dt.datetime) -> None:
+def apply_writes(
+    db: Session | Connection, writes: Sequence[AnswerWrite], now: dt.datetime
+) -> None:
     """Apply writes in order inside the caller's transaction, setting each one's result.
 
     A write is refused with not_running (the attempt is not running), deadline_passed (its
@@ -48,16 +50,17 @@ def apply_writes(db: Session, writes: Sequence[AnswerWrite], now: dt.datetime) -
     whose seq is already stored with the same value is acknowledged again (idempotent resend).
     Core statements, executed many at a time: this is the hot path of the whole system.
     """
+    conn = db if isinstance(db, Connection) else db.connection()
     attempt_ids = sorted({w.attempt_id for w in writes})
     query = select(
         Attempt.id, Attempt.status, Attempt.deadline_at, Attempt.last_seq, Attempt.answered_count
     ).where(Attempt.id.in_(attempt_ids))
-    if db.get_bind().dialect.name == "postgresql":
+    if conn.dialect.name == "postgresql":
         query = query.with_for_update()
-    attempts = {r.id: dict(r._mapping) for r in db.execute(query)}
+    attempts = {r.id: dict(r._mapping) for r in conn.execute(query)}
     answers: dict[tuple[int, int], dict[str, Any]] = {
         (r.attempt_id, r.paper_item_id): dict(r._mapping)
-        for r in db.execute(
+        for r in conn.execute(
             select(
                 Answer.id,
                 Answer.attempt_id,
@@ -105,7 +108,7 @@ def apply_writes(db: Session, writes: Sequence[AnswerWrite], now: dt.datetime) -
     fresh = [a for a in touched_answers.values() if a["id"] is None]
     known = [a for a in touched_answers.values() if a["id"] is not None]
     if fresh:
-        db.execute(
+        conn.execute(
             insert(Answer),
             [
                 {
@@ -121,7 +124,7 @@ def apply_writes(db: Session, writes: Sequence[AnswerWrite], now: dt.datetime) -
             ],
         )
     if known:
-        db.connection().execute(
+        conn.execute(
             update(Answer.__table__)
             .where(Answer.__table__.c.id == bindparam("b_id"))
             .values(
@@ -144,7 +147,7 @@ def apply_writes(db: Session, writes: Sequence[AnswerWrite], now: dt.datetime) -
             ],
         )
     if touched_attempts:
-        db.connection().execute(
+        conn.execute(
             update(Attempt.__table__)
             .where(Attempt.__table__.c.id == bindparam("b_id"))
             .values(
@@ -309,14 +312,22 @@ class AnswerWriter:
                 log.exception("after-commit notification failed")
 
     def _commit(self, batch: Sequence[Write]) -> None:
-        with self._app_context(), transaction(self._engine_factory(), write=True) as db:
-            now = utcnow()
-            answers = [w for w in batch if isinstance(w, AnswerWrite)]
-            if answers:
-                apply_writes(db, answers, now)
-            for item in batch:
-                if isinstance(item, Operation):
-                    _apply_operation(db, item, now)
+        answers = [w for w in batch if isinstance(w, AnswerWrite)]
+        with self._app_context():
+            engine = self._engine_factory()
+            if len(answers) == len(batch):
+                # Only answers: Core on a bare connection, no ORM session (the common case).
+                options = {"sqlite_begin": "IMMEDIATE"} if engine.dialect.name == "sqlite" else {}
+                with engine.connect().execution_options(**options) as conn, conn.begin():
+                    apply_writes(conn, answers, utcnow())
+            else:
+                with transaction(engine, write=True) as db:
+                    now = utcnow()
+                    if answers:
+                        apply_writes(db, answers, now)
+                    for item in batch:
+                        if isinstance(item, Operation):
+                            _apply_operation(db, item, now)
         self.batches += 1
         self.writes += len(batch)
 

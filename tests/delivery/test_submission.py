@@ -227,7 +227,7 @@ def test_admission_numbers_are_not_case_sensitive_and_rtt_answers(app, open_worl
 
 
 def test_papers_are_rendered_when_drawn(app, open_world) -> None:
-    world = open_world(n=2)
+    open_world(n=2)
     from examserver.papers.models import Paper
 
     with app.app_context():
