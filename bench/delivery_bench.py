@@ -21,12 +21,21 @@ AsyncClient over one aiohttp session each, WebSocket transport). Phases:
 
 Then examserver is killed (SIGKILL) and its SQLite file is checked: every acknowledged answer
 must be stored with its sequence number and choice. Ratios are examserver / echo.
+
+Proctors (issue 4; examserver only, ``--no-proctor`` for the runs of issue 3): a proctor
+logged in as the demo's ``proctor`` watches the drill room from before the herd in its own
+process; every roster row it receives is matched with the candidates' acked answers (delta
+latency, ``time.monotonic()`` across processes). A second console times the snapshot (``watch``
+→ ack) of a ``--room-seats`` bench room (BENCH-ROOMn, added to the template: the first drill
+candidates registered a second time, brought to life before the herd) and of the drill room,
+idle and during both answer phases.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
 import json
 import logging
 import multiprocessing as mp
@@ -74,6 +83,10 @@ class Candidate:
         self.questions: list[tuple[int, str, list[str]]] = []
         self.sent = 0
         self.acked: dict[int, tuple[int, list[str]]] = {}  # question id -> (seq, choice)
+        # Every acked answer as (phase, answered after it or 0, sent, acked), time.monotonic():
+        # the proctor's rows are matched against it. A re-answer leaves `answered` as it was (0).
+        self.phase = ""
+        self.timeline: list[tuple[str, int, float, float]] = []
         self.alive = False
         self._first_state: asyncio.Future[float] | None = None
         self._paper: asyncio.Future[float] | None = None
@@ -153,6 +166,7 @@ class Candidate:
     async def answer(self) -> tuple[float, str | None]:
         data = self.next_answer()
         begin = time.perf_counter()
+        sent = time.monotonic()
         try:
             ack = await self.sio.call("answer", data, namespace=NS, timeout=CALL_TIMEOUT)
         except Exception as exc:  # noqa: BLE001
@@ -161,7 +175,10 @@ class Candidate:
             return time.perf_counter() - begin, f"answer_{type(exc).__name__}"
         took = time.perf_counter() - begin
         if isinstance(ack, dict) and ack.get("ok") and ack.get("seq") == data["seq"]:
+            first = data["question_id"] not in self.acked
             self.acked[data["question_id"]] = (data["seq"], data["choice"])
+            answered = len(self.acked) if first else 0
+            self.timeline.append((self.phase, answered, sent, time.monotonic()))
             return took, None
         return took, f"answer_{_code(ack)}"
 
@@ -221,6 +238,7 @@ class Worker:
         end = at + duration
 
         async def one(c: Candidate) -> None:
+            c.phase = "paced"
             slot = at + c.index / rate
             while slot < end and c.alive:
                 await _until(slot)
@@ -244,6 +262,7 @@ class Worker:
 
         async def one(c: Candidate) -> None:
             nonlocal late
+            c.phase = "full"
             await _until(at)
             while time.time() < end and c.alive:
                 took, error = await c.answer()
@@ -259,6 +278,9 @@ class Worker:
 
     def acked(self) -> dict[int, dict[int, tuple[int, list[str]]]]:
         return {c.attempt_id: dict(c.acked) for c in self.candidates if c.acked}
+
+    def timelines(self) -> dict[int, list[tuple[str, int, float, float]]]:
+        return {c.attempt_id: list(c.timeline) for c in self.candidates if c.timeline}
 
     async def close(self) -> None:
         async def one(c: Candidate) -> None:
@@ -314,11 +336,195 @@ async def _run_command(worker: Worker, command: dict[str, Any]) -> dict[str, Any
     if name == "full":
         return await worker.full(command["at"], command["duration"])
     if name == "acked":
-        return {"acked": worker.acked()}
+        return {"acked": worker.acked(), "timelines": worker.timelines()}
     if name == "close":
         await worker.close()
         return {}
     return {"error": f"unknown command {name}"}
+
+
+# ============================================================================ proctor side
+PROCTOR_NS = "/proctor"
+PROCTOR_LOGIN = {"username": "proctor", "password": "proctor-demo-2026"}  # seeded by the demo
+ROOM_ANSWERS = 5  # answers each bench-room candidate gives before the herd
+
+
+class Proctor:
+    """A proctor's consoles: one watches the drill room all along (the deltas), another opens
+    and closes rooms to time their snapshots; plus the candidates who bring the bench room to
+    life (logged in, connected, started, a few answers each) so that its snapshot is a real one.
+    """
+
+    def __init__(self, base_url: str, staff_http: Any, room_http: Any,
+                 room_infos: list[dict[str, str]]) -> None:  # fmt: skip
+        import socketio
+
+        self.base_url = base_url
+        self.http = staff_http
+        self.console = socketio.AsyncClient(reconnection=False, http_session=staff_http)
+        self.console.on("candidate", self._on_candidate, namespace=PROCTOR_NS)
+        self.console.on("event", self._on_event, namespace=PROCTOR_NS)
+        self.opener = socketio.AsyncClient(reconnection=False, http_session=staff_http)
+        self.room = [Candidate(i, info, base_url, room_http) for i, info in enumerate(room_infos)]
+        self.pushes: list[tuple[float, int, int]] = []  # (time.monotonic(), attempt_id, answered)
+        self.events = 0
+        self.bad_pushes = 0
+        self.last_push = time.monotonic()
+
+    async def _on_candidate(self, row: Any) -> None:
+        now = time.monotonic()
+        self.last_push = now
+        if isinstance(row, dict) and isinstance(row.get("attempt_id"), int):
+            self.pushes.append((now, row["attempt_id"], int(row.get("answered") or 0)))
+        else:
+            self.bad_pushes += 1
+
+    async def _on_event(self, _row: Any) -> None:
+        self.events += 1
+
+    async def setup(self, drill_id: int, room_id: int, answers: int, room_snapshots: int,
+                    drill_snapshots: int) -> dict[str, Any]:  # fmt: skip
+        """Log in, connect both consoles, bring the bench room to life, watch the drill room."""
+        async with self.http.post(f"{self.base_url}/api/login", json=PROCTOR_LOGIN) as response:
+            if response.status != 200:
+                return {"error": f"staff login: HTTP {response.status}"}
+            morsel = response.cookies.get("session")
+        if morsel is None:
+            return {"error": "staff login: no session cookie"}
+        headers = {"Cookie": f"session={morsel.value}"}
+        for sio in (self.console, self.opener):
+            await sio.connect(self.base_url, namespaces=[PROCTOR_NS], transports=["websocket"],
+                              headers=dict(headers), wait_timeout=CALL_TIMEOUT)  # fmt: skip
+
+        async def live(c: Candidate) -> str | None:
+            c.phase = "setup"
+            for step in (c.login, c.connect):
+                _took, error = await step()
+                if error:
+                    return error
+            *_took2, error = await c.start()
+            if error:
+                return error
+            for _ in range(answers):
+                _took, error = await c.answer()
+                if error:
+                    return error
+            return None
+
+        errors = Counter(e for e in await asyncio.gather(*(live(c) for c in self.room)) if e)
+        room_live = sum(1 for c in self.room if c.alive and c.timeline)
+        # The delta console watches the drill room from now on, as a proctor before the herd.
+        drill_watch = await self.snapshot(self.console, drill_id, keep=True)
+        idle = await self.snapshots(time.time(), 0.0, room_id, room_snapshots,
+                                    drill_id, drill_snapshots)  # fmt: skip
+        return {"room_errors": errors, "room_live": room_live, "drill_watch": drill_watch,
+                "idle": idle}  # fmt: skip
+
+    async def snapshot(self, sio: Any, session_id: int, keep: bool = False) -> dict[str, Any]:
+        """Time one `watch` → ack (the room's snapshot); unwatch again unless ``keep``."""
+        begin = time.monotonic()
+        try:
+            ack = await sio.call("watch", {"session_id": session_id}, namespace=PROCTOR_NS,
+                                 timeout=CALL_TIMEOUT)  # fmt: skip
+        except Exception as exc:  # noqa: BLE001 - a figure, not a crash
+            return {"error": f"watch_{type(exc).__name__}"}
+        took = time.monotonic() - begin
+        if not isinstance(ack, dict) or not ack.get("ok"):
+            return {"error": f"watch_{_code(ack)}"}
+        if not keep:
+            try:
+                await sio.call("unwatch", {"session_id": session_id}, namespace=PROCTOR_NS,
+                               timeout=CALL_TIMEOUT)  # fmt: skip
+            except Exception as exc:  # noqa: BLE001
+                return {"error": f"unwatch_{type(exc).__name__}"}
+        return {"s": took, "rows": len(ack.get("roster") or []),
+                "events": len(ack.get("events") or [])}  # fmt: skip
+
+    async def snapshots(self, at: float, duration: float, room_id: int, room_count: int,
+                        drill_id: int, drill_count: int) -> dict[str, Any]:  # fmt: skip
+        """Open the bench room ``room_count`` times and the drill room ``drill_count`` times,
+        spread evenly over ``duration`` seconds from ``at`` (one after the other if 0)."""
+        plan = sorted([((i + 0.5) / room_count, "room", room_id) for i in range(room_count)]
+                      + [((j + 0.5) / drill_count, "drill", drill_id)
+                         for j in range(drill_count)])  # fmt: skip
+        out: dict[str, Any] = {"room": [], "drill": [], "errors": Counter()}
+        out |= {f"{kind}_{what}": 0 for kind in ("room", "drill") for what in ("rows", "events")}
+        for fraction, kind, session_id in plan:
+            await _until(at + fraction * duration)
+            got = await self.snapshot(self.opener, session_id)
+            if "error" in got:
+                out["errors"][got["error"]] += 1
+                continue
+            out[kind].append(got["s"])
+            out[f"{kind}_rows"] = got["rows"]
+            out[f"{kind}_events"] = got["events"]
+        return out
+
+    async def collect(self, quiet: float = 1.0, limit: float = 15.0) -> dict[str, Any]:
+        """Wait until no row has arrived for ``quiet`` s (at most ``limit`` s); return them all."""
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline and time.monotonic() - self.last_push < quiet:
+            await asyncio.sleep(0.1)
+        return {
+            "pushes": list(self.pushes),
+            "events": self.events,
+            "bad_pushes": self.bad_pushes,
+            "connected": self.console.connected,
+            "room_acked": {c.attempt_id: dict(c.acked) for c in self.room if c.acked},
+        }
+
+    async def close(self) -> None:
+        for sio in [self.console, self.opener, *(c.sio for c in self.room)]:
+            try:
+                await asyncio.wait_for(sio.disconnect(), 5)
+            except Exception:  # noqa: BLE001,S110 - the server may already be gone
+                pass
+
+
+def proctor_process(conn: Any, base_url: str, room_infos: list[dict[str, str]]) -> None:
+    """Entry point of the proctor's process: run the commands the parent sends over ``conn``."""
+    raise_open_files(len(room_infos) * 4 + 256)
+    logging.getLogger("engineio.client").setLevel(logging.CRITICAL)
+    logging.getLogger("socketio.client").setLevel(logging.CRITICAL)
+    asyncio.run(_proctor_main(conn, base_url, room_infos))
+
+
+async def _proctor_main(conn: Any, base_url: str, room_infos: list[dict[str, str]]) -> None:
+    import aiohttp
+
+    loop = asyncio.get_running_loop()
+    # The staff cookie must not reach the candidates' requests: two HTTP sessions.
+    async with (
+        aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0),
+                              cookie_jar=aiohttp.CookieJar(unsafe=True)) as staff_http,
+        aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0),
+                              cookie_jar=aiohttp.DummyCookieJar()) as room_http,
+    ):  # fmt: skip
+        proctor = Proctor(base_url, staff_http, room_http, room_infos)
+        while True:
+            command = await loop.run_in_executor(None, conn.recv)
+            name = command["cmd"]
+            try:
+                if name == "setup":
+                    result = await proctor.setup(command["drill"], command["room"],
+                                                 command["answers"], command["room_snapshots"],
+                                                 command["drill_snapshots"])  # fmt: skip
+                elif name == "snapshots":
+                    result = await proctor.snapshots(command["at"], command["duration"],
+                                                     command["room"], command["room_snapshots"],
+                                                     command["drill"],
+                                                     command["drill_snapshots"])  # fmt: skip
+                elif name == "collect":
+                    result = await proctor.collect()
+                elif name == "close":
+                    await proctor.close()
+                    conn.send({"closed": True})
+                    return
+                else:
+                    result = {"error": f"unknown command {name}"}
+            except Exception as exc:  # noqa: BLE001 - report, let the parent decide
+                result = {"error": f"{name}: {type(exc).__name__}: {exc}"}
+            conn.send(result)
 
 
 # ============================================================================ server side
@@ -472,6 +678,80 @@ def echo_states(db_path: Path) -> Path:
     return path
 
 
+def prepare_template(template: Path, seats: int) -> dict[str, Any]:
+    """Keep the drill's window open for the run and add the bench room of ``seats`` seats.
+
+    The bench room (code BENCH-ROOMn, the drill's blueprint and window) registers the first
+    ``seats`` drill candidates a second time, with papers drawn and the demo proctors assigned,
+    as ``examserver demo`` does for its rooms. A template reused on a later day has a drill
+    window that closes before the run ends: its sessions' windows are moved to cover it.
+    Returns the two session ids and the bench room's candidates.
+    """
+    os.environ.setdefault("EXAMSERVER_SECRET_KEY", "bench-not-a-secret")
+    import datetime as dt
+
+    from sqlalchemy import select
+
+    from examserver import create_app
+    from examserver.auth.models import User
+    from examserver.db import utcnow
+    from examserver.delivery.service import open_session
+    from examserver.extensions import db
+    from examserver.proctor.service import assign
+    from examserver.sessions.models import Candidate as CandidateRow
+    from examserver.sessions.models import ExamSession, Registration
+
+    app = create_app({"DATABASE_URL": f"sqlite:///{template}"})
+    with app.app_context():
+        now = utcnow()
+        drill = db.session.scalar(select(ExamSession).where(ExamSession.code == "DEMO-DRILL"))
+        assert drill is not None, "no drill session in the template"
+        code = f"BENCH-ROOM{seats}"
+        room = db.session.scalar(select(ExamSession).where(ExamSession.code == code))
+        if room is None:
+            started = time.perf_counter()
+            room = ExamSession(
+                code=code, name=f"{drill.name}（基准测试 {seats} 座考场）",
+                blueprint_id=drill.blueprint_id, kind=drill.kind, start_mode=drill.start_mode,
+                exam_point=drill.exam_point, room=f"基准考场 {seats} 座", seats=seats,
+                opens_at=drill.opens_at, closes_at=drill.closes_at,
+                notes="delivery_bench.py: the proctor's snapshot of a room of this size.",
+            )  # fmt: skip
+            db.session.add(room)
+            db.session.flush()
+            drilled = db.session.scalars(
+                select(Registration).where(Registration.session_id == drill.id)
+                .order_by(Registration.seat).limit(seats)
+            ).all()  # fmt: skip
+            for seat, registration in enumerate(drilled, start=1):
+                db.session.add(Registration(session_id=room.id, seat=seat,
+                                            candidate_id=registration.candidate_id,
+                                            admission_no=f"{code}-{seat:03d}"))  # fmt: skip
+            db.session.flush()
+            open_session(db.session, room, now)
+            for user in db.session.scalars(select(User).where(User.role == "proctor")):
+                assign(db.session, room, user)
+            print(f"added the {len(drilled)}-seat bench room {code} to the template in "
+                  f"{time.perf_counter() - started:.1f} s", file=sys.stderr)  # fmt: skip
+        for exam in (drill, room):
+            if exam.closes_at < now + dt.timedelta(hours=6):
+                exam.opens_at = min(exam.opens_at, now - dt.timedelta(hours=1))
+                exam.closes_at = now + dt.timedelta(days=1)
+        db.session.commit()
+        infos = [
+            {"admission_no": admission_no, "id_number": id_number}
+            for admission_no, id_number in db.session.execute(
+                select(Registration.admission_no, CandidateRow.id_number)
+                .join(CandidateRow, CandidateRow.id == Registration.candidate_id)
+                .where(Registration.session_id == room.id).order_by(Registration.seat)
+            )
+        ]  # fmt: skip
+        ids = {"drill_id": drill.id, "room_id": room.id, "room_code": code, "room": infos}
+        db.session.rollback()
+        db.engine.dispose()
+    return ids
+
+
 def start_server(kind: str, mode: str, port: int, template: Path, states: Path, db_dir: Path
                  ) -> tuple[subprocess.Popen[bytes], Path | None, Any]:  # fmt: skip
     log = open(OUT / f"server-{kind}-{mode}.log", "wb")  # noqa: SIM115 - closed by the caller
@@ -537,7 +817,8 @@ class Room:
         if failed:
             raise SystemExit(f"a client process failed: {failed}")
         return merge(results) if command["cmd"] != "acked" else {
-            "acked": {k: v for r in results for k, v in r["acked"].items()}
+            "acked": {k: v for r in results for k, v in r["acked"].items()},
+            "timelines": {k: v for r in results for k, v in r["timelines"].items()},
         }
 
     def close(self) -> None:
@@ -557,18 +838,123 @@ class Room:
                 proc.kill()
 
 
+class ProctorConsole:
+    """The proctor's process and the commands sent to it."""
+
+    def __init__(self, base_url: str, room_infos: list[dict[str, str]]) -> None:
+        ctx = mp.get_context("spawn")
+        self.pipe, child = ctx.Pipe()
+        self.proc = ctx.Process(target=proctor_process, args=(child, base_url, room_infos),
+                                daemon=True)  # fmt: skip
+        self.proc.start()
+
+    @property
+    def pid(self) -> int:
+        assert self.proc.pid is not None
+        return self.proc.pid
+
+    def send(self, command: dict[str, Any]) -> None:
+        self.pipe.send(command)
+
+    def recv(self, what: str, timeout: float) -> dict[str, Any]:
+        if not self.pipe.poll(timeout):
+            raise SystemExit(f"the proctor's process did not finish {what} in time")
+        result: dict[str, Any] = self.pipe.recv()
+        if "error" in result:
+            raise SystemExit(f"the proctor's process failed: {result['error']}")
+        return result
+
+    def run(self, command: dict[str, Any], timeout: float) -> dict[str, Any]:
+        self.send(command)
+        return self.recv(command["cmd"], timeout)
+
+    def close(self) -> None:
+        try:
+            self.pipe.send({"cmd": "close"})
+            if self.pipe.poll(30):
+                self.pipe.recv()
+        except (OSError, EOFError):
+            pass
+        self.proc.join(10)
+        if self.proc.is_alive():
+            self.proc.kill()
+
+
+def delta_latency(timelines: dict[int, list[tuple[str, int, float, float]]],
+                  pushes: list[tuple[float, int, int]],
+                  windows: dict[str, tuple[float, float]]) -> dict[str, Any]:  # fmt: skip
+    """Match every acked answer with the first roster row the proctor received that shows it.
+
+    Answer k of an attempt (its k-th distinct question) is shown by the first row, in arrival
+    order, with ``answered`` ≥ k. Latency: that row's arrival − the answer's emit (and − its
+    ack), both ``time.monotonic()``, which is one clock for all processes on Linux.
+    """
+    rows: dict[int, tuple[list[float], list[int]]] = {}
+    for arrived, attempt_id, answered in pushes:
+        times, highest = rows.setdefault(attempt_id, ([], []))
+        times.append(arrived)
+        highest.append(max(answered, highest[-1] if highest else 0))
+    out: dict[str, Any] = {}
+    for phase, (begin, end) in windows.items():
+        from_emit: list[float] = []
+        from_ack: list[float] = []
+        acked = measurable = 0
+        for attempt_id, entries in timelines.items():
+            times, highest = rows.get(attempt_id, ([], []))
+            for answer_phase, answered, sent, acked_at in entries:
+                if answer_phase != phase:
+                    continue
+                acked += 1
+                if not answered:
+                    continue  # a re-answer: `answered` does not change, nothing to see
+                measurable += 1
+                i = bisect.bisect_left(highest, answered)
+                if i < len(times):
+                    from_emit.append(times[i] - sent)
+                    from_ack.append(times[i] - acked_at)
+        out[phase] = {
+            "acked": acked,
+            "measurable": measurable,
+            "covered": len(from_emit),
+            "emit_to_row_ms": summary_ms(from_emit),
+            "ack_to_row_ms": summary_ms(from_ack),
+            "rows_received": sum(1 for arrived, _a, _n in pushes if begin <= arrived <= end),
+        }
+    return out
+
+
 def run_target(kind: str, mode: str, args: argparse.Namespace, template: Path,
-               candidates: list[dict[str, str]], states: Path) -> dict[str, Any]:  # fmt: skip
-    """Run every phase against one server; return its figures."""
+               candidates: list[dict[str, str]], states: Path,
+               bench_room: dict[str, Any] | None) -> dict[str, Any]:  # fmt: skip
+    """Run every phase against one server; return its figures.
+
+    With ``bench_room`` (examserver only), a proctor's console watches the drill room from
+    before the herd, and the bench room's snapshot is timed idle and during both answer phases.
+    """
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     proc, db_path, log = start_server(kind, mode, port, template, states, Path(args.db_dir))
     label = f"{kind}/{mode}"
     figures: dict[str, Any] = {"target": label, "kind": kind, "mode": mode}
     room: Room | None = None
+    console: ProctorConsole | None = None
     spy: subprocess.Popen[bytes] | None = None
     try:
         wait_ready(base_url + ("/exam" if kind == "examserver" else "/"), proc)
+        if kind == "examserver" and bench_room is not None:
+            console = ProctorConsole(base_url, bench_room["room"])
+            snapshot_plan = {"drill": bench_room["drill_id"], "room": bench_room["room_id"],
+                             "room_snapshots": args.snapshots,
+                             "drill_snapshots": args.drill_snapshots}  # fmt: skip
+            setup = console.run({"cmd": "setup", "answers": ROOM_ANSWERS, **snapshot_plan},
+                                4 * CALL_TIMEOUT + PHASE_MARGIN)  # fmt: skip
+            figures["proctor_setup"] = setup
+            print(f"  {label} proctor: bench room {setup['room_live']} of "
+                  f"{len(bench_room['room'])} answering "
+                  f"{dict(setup['room_errors']) or ''}; watching the drill room "
+                  f"({setup['drill_watch']})", file=sys.stderr)  # fmt: skip
+            if "error" in setup["drill_watch"]:
+                raise SystemExit(f"{label}: the proctor cannot watch the drill room")
         rss_idle = rss_kb(proc.pid)
         room = Room(base_url, candidates, args.client_procs)
         n = len(candidates)
@@ -579,21 +965,36 @@ def run_target(kind: str, mode: str, args: argparse.Namespace, template: Path,
              args.duration),
             ("full", {"cmd": "full", "duration": args.full_duration}, args.full_duration),
         ]  # fmt: skip
+        windows: dict[str, tuple[float, float]] = {}  # answer phases, time.monotonic()
         for name, command, length in phases:
             spy = profiler(proc.pid, f"{kind}-{mode}-{name}") if args.profile else None
             cpu_before = cpu_seconds(proc.pid)
+            proctor_before = cpu_seconds(console.pid) if console is not None else 0.0
             busy_before, total_before = machine_cpu()
             drops_before = listen_drops()
             at = time.time() + 1.0  # every client process is waiting on its pipe by then
+            at_monotonic = time.monotonic() + 1.0
             command["at"] = at
+            snapshots = console is not None and name in ("paced", "full")
+            if snapshots:
+                assert console is not None
+                console.send({"cmd": "snapshots", "at": at, "duration": length, **snapshot_plan})
             result = room.run(command, length + PHASE_MARGIN + CALL_TIMEOUT)
+            if name in ("paced", "full"):
+                windows[name] = (at_monotonic, time.monotonic())
+            if snapshots:
+                assert console is not None
+                result["snapshots"] = console.recv("snapshots", PHASE_MARGIN + CALL_TIMEOUT)
             result["wall_s"] = result.pop("done_at") - at
             result["server_cpu_s"] = cpu_seconds(proc.pid) - cpu_before
             result["client_cpu_s"] = result.pop("cpu_s")
+            result["proctor_cpu_s"] = (cpu_seconds(console.pid) - proctor_before
+                                       if console is not None else 0.0)  # fmt: skip
             busy, total = machine_cpu()
             result["machine_busy"] = (busy - busy_before) / max(total - total_before, 1)
             result["other_cpu_s"] = max(0.0, (busy - busy_before) / os.sysconf("SC_CLK_TCK")
-                                        - result["server_cpu_s"] - result["client_cpu_s"])
+                                        - result["server_cpu_s"] - result["client_cpu_s"]
+                                        - result["proctor_cpu_s"])
             result["listen_drops"] = listen_drops() - drops_before
             if spy is not None:
                 spy.send_signal(signal.SIGINT)
@@ -605,7 +1006,18 @@ def run_target(kind: str, mode: str, args: argparse.Namespace, template: Path,
             print(f"  {label} {name}: {_brief(name, result)}", file=sys.stderr)
             if name == "herd" and not result.get("connect_state"):
                 raise SystemExit(f"{label}: no candidate connected: {dict(result['errors'])}")
-        acked = room.run({"cmd": "acked"}, 60)["acked"] if kind == "examserver" else {}
+        answered = room.run({"cmd": "acked"}, 60) if kind == "examserver" else {}
+        acked = answered.get("acked", {})
+        if console is not None:
+            collected = console.run({"cmd": "collect"}, 60)
+            acked.update(collected["room_acked"])  # the bench room's answers are stored too
+            figures["proctor"] = {
+                "delta": delta_latency(answered["timelines"], collected["pushes"], windows),
+                "rows_received": len(collected["pushes"]),
+                "events_received": collected["events"],
+                "bad_rows": collected["bad_pushes"],
+                "still_connected": collected["connected"],
+            }
         if kind == "examserver":
             proc.send_signal(signal.SIGKILL)  # what was acked must be on disk, whatever happens
             proc.wait(30)
@@ -623,6 +1035,8 @@ def run_target(kind: str, mode: str, args: argparse.Namespace, template: Path,
                     child.wait(15)
         if room is not None:
             room.close()
+        if console is not None:
+            console.close()
         log.close()
     return figures
 
@@ -711,6 +1125,32 @@ def figures_of(run: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
         "machine_busy": {k: run[k]["machine_busy"] for k in ("herd", "start", "paced", "full")},
         "listen_drops": {k: run[k]["listen_drops"] for k in ("herd", "start", "paced", "full")},
         "durability": run.get("durability"),
+        "proctor_cpu_s": {k: run[k]["proctor_cpu_s"] for k in ("herd", "start", "paced", "full")},
+        "proctor": proctor_figures(run) if "proctor" in run else None,
+    }
+
+
+def proctor_figures(run: dict[str, Any]) -> dict[str, Any]:
+    """The proctor's figures of one examserver run: snapshots and delta latency."""
+    setup = run["proctor_setup"]
+    taken = {"idle": setup["idle"], "paced": run["paced"]["snapshots"],
+             "full": run["full"]["snapshots"]}  # fmt: skip
+    errors: Counter[str] = Counter()
+    for got in taken.values():
+        errors.update(got["errors"])
+    return {
+        "room_seats": setup["idle"]["room_rows"],
+        "room_events": setup["idle"]["room_events"],
+        "room_live": setup["room_live"],
+        "room_errors": dict(setup["room_errors"]),
+        "drill_seats": setup["drill_watch"]["rows"],
+        "snapshot_room_ms": {k: summary_ms(v["room"]) for k, v in taken.items()},
+        "snapshot_drill_ms": {
+            "before_herd": summary_ms([setup["drill_watch"]["s"]]),
+            **{k: summary_ms(v["drill"]) for k, v in taken.items()},
+        },
+        "snapshot_errors": dict(errors),
+        **run["proctor"],
     }
 
 
@@ -740,6 +1180,8 @@ ROWS = [
     ("others' CPU s herd/start/paced/full",
      lambda f: tuple(f["others_cpu_s"][k] for k in ("herd", "start", "paced", "full"))),
     ("SYNs dropped (listen queue full), herd", lambda f: float(f["listen_drops"]["herd"])),
+    ("proctor CPU s herd/start/paced/full",
+     lambda f: tuple(f["proctor_cpu_s"][k] for k in ("herd", "start", "paced", "full"))),
 ]  # fmt: skip
 
 
@@ -791,6 +1233,58 @@ def report(results: dict[str, dict[str, Any]], modes: list[str], args: argparse.
     return "\n".join(lines)
 
 
+def _ms(s: dict[str, float], keys: tuple[str, ...] = ("p50", "p99", "max")) -> str:
+    if not s["n"]:
+        return "-"
+    return " / ".join(f"{s[k]:,.1f}" for k in keys) + f" (n={s['n']})"
+
+
+def proctor_report(results: dict[str, dict[str, Any]], modes: list[str],
+                   args: argparse.Namespace) -> str:  # fmt: skip
+    """The proctor's figures of each examserver run against the aims of issue 4."""
+    lines: list[str] = []
+    for mode in modes:
+        p = (results.get(f"examserver/{mode}") or {}).get("proctor")
+        if not p:
+            continue
+        room, drill, delta = p["snapshot_room_ms"], p["snapshot_drill_ms"], p["delta"]
+        phases = {"paced": f"exam pace ({args.rate:g}/s)", "full": "full speed"}
+        lines += [
+            f"proctor ({mode}): one console watching the {p['drill_seats']:,}-seat drill room "
+            "from before the herd",
+            f"  snapshot of the {p['room_seats']}-seat bench room ({p['room_live']} answering, "
+            f"{p['room_events']} log lines), watch → ack ms p50 / p99 / max:",
+            f"    idle {_ms(room['idle'])}; " + "; ".join(
+                f"{label} {_ms(room[k])}" for k, label in phases.items()),
+            f"  snapshot of the {p['drill_seats']:,}-seat drill room, ms p50 / p99 / max: "
+            f"before the herd {_ms(drill['before_herd'])}; idle {_ms(drill['idle'])}; "
+            + "; ".join(f"{label} {_ms(drill[k])}" for k, label in phases.items()),
+            "  delta latency, answer emitted → its row at the proctor, ms p50 / p95 / p99 / max:",
+        ]  # fmt: skip
+        for key, label in phases.items():
+            d = delta[key]
+            lines.append(
+                f"    {label}: {_ms(d['emit_to_row_ms'], ('p50', 'p95', 'p99', 'max'))}, "
+                f"{d['covered']:,} of {d['acked']:,} acked answers covered "
+                f"({d['acked'] - d['measurable']:,} re-answers not measurable); "
+                f"ack → row p50 / p99 {_ms(d['ack_to_row_ms'], ('p50', 'p99'))}; "
+                f"{d['rows_received']:,} rows received"
+            )
+        for key, label in phases.items():
+            snap, lag = room[key]["p99"], delta[key]["emit_to_row_ms"]["p99"]
+            lines.append(
+                f"  {label}: bench-room snapshot p99 {snap:,.1f} ms (aim < 100): "
+                + ("met" if snap < 100 else "MISSED")
+                + f"; delta latency p99 {lag:,.1f} ms (aim < 1,000): "
+                + ("met" if lag < 1000 else "MISSED")
+            )
+        if p["snapshot_errors"] or p["room_errors"] or p["bad_rows"] or not p["still_connected"]:
+            lines.append(f"  errors: snapshots {p['snapshot_errors']}, bench room "
+                         f"{p['room_errors']}, bad rows {p['bad_rows']}, console still "
+                         f"connected {p['still_connected']}")  # fmt: skip
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--candidates", type=int, default=1000)
@@ -807,6 +1301,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="seed a new template database even if bench/out/ has one")
     parser.add_argument("--profile", action="store_true",
                         help="record each phase of each server with py-spy into bench/out/")
+    parser.add_argument("--no-proctor", action="store_true",
+                        help="no proctor's console (the runs of issue 3)")
+    parser.add_argument("--room-seats", type=int, default=100,
+                        help="seats of the bench room whose snapshot is timed (≤ candidates)")
+    parser.add_argument("--snapshots", type=int, default=20,
+                        help="bench-room snapshots per measurement (idle, pace, full speed)")
+    parser.add_argument("--drill-snapshots", type=int, default=5,
+                        help="drill-room snapshots per measurement")
     parser.add_argument("--label", default="", help="suffix of the JSON file in bench/out/")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args(argv)
@@ -824,6 +1326,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--rate must be in (0, 10000] and --duration in (0, 600]")
     if not 0 < args.full_duration <= 600 or not 0 <= args.herd_spread <= 60:
         parser.error("--full-duration must be in (0, 600] and --herd-spread in [0, 60]")
+    if not 1 <= args.room_seats <= 1000 or not 0 <= args.snapshots <= 200:
+        parser.error("--room-seats must be 1..1000 and --snapshots 0..200")
+    if not 0 <= args.drill_snapshots <= 50:
+        parser.error("--drill-snapshots must be 0..50")
     raise_open_files(args.candidates * 4 + 1024)
     # A SIGTERM (timeout, kill) unwinds like an error, so no server or client is left behind.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -832,13 +1338,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"warning: load average {load:.1f} before the run: other work on this machine "
               "will take CPU from the servers and clients (see 'others' CPU)", file=sys.stderr)
     template, candidates = seed(args.candidates, reuse=not args.reseed)
+    bench_room = prepare_template(template, min(args.room_seats, len(candidates)))
     states = echo_states(template)
     results: dict[str, dict[str, Any]] = {}
     raw: dict[str, Any] = {}
     for mode in modes:
         for kind in targets:
             print(f"{kind} ({mode}), {len(candidates)} candidates", file=sys.stderr)
-            run = run_target(kind, mode, args, template, candidates, states)
+            run = run_target(kind, mode, args, template, candidates, states,
+                             None if args.no_proctor else bench_room)
             raw[run["target"]] = run
             results[run["target"]] = figures_of(run, args)
     summary = {
@@ -852,6 +1360,8 @@ def main(argv: list[str] | None = None) -> int:
         "load_average_before": load,
         "code": code_version(),
         "db_dir": args.db_dir,
+        "proctor": not args.no_proctor,
+        "room_seats": len(bench_room["room"]),
         "results": results,
     }
     suffix = f"-{args.label}" if args.label else ""
@@ -861,6 +1371,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if len(targets) < 2:
         print(json.dumps(results, ensure_ascii=False, indent=2, default=str))
+        print(proctor_report(results, modes, args), file=sys.stderr)
         return 0
     print(f"exam delivery benchmark: {len(candidates):,} candidates in {args.client_procs} "
           f"client processes, {os.cpu_count()} CPUs, 127.0.0.1, SQLite in {args.db_dir}; "
@@ -869,6 +1380,9 @@ def main(argv: list[str] | None = None) -> int:
           f"examserver {summary['code']}")  # fmt: skip
     print()
     print(report(results, modes, args))
+    if not args.no_proctor:
+        print()
+        print(proctor_report(results, modes, args))
     ok = all(r["durability"]["ok"] for k, r in results.items() if k.startswith("examserver"))
     return 0 if ok else 1
 
