@@ -978,7 +978,10 @@ def run_target(kind: str, mode: str, args: argparse.Namespace, template: Path,
             snapshots = console is not None and name in ("paced", "full")
             if snapshots:
                 assert console is not None
-                console.send({"cmd": "snapshots", "at": at, "duration": length, **snapshot_plan})
+                # A 1,000-row snapshot holds the server's one loop for 100 ms or more: it would
+                # be the stall the other figures measure, so the drill room only if asked.
+                console.send({"cmd": "snapshots", "at": at, "duration": length, **snapshot_plan,
+                              "drill_snapshots": args.loaded_drill_snapshots})  # fmt: skip
             result = room.run(command, length + PHASE_MARGIN + CALL_TIMEOUT)
             if name in ("paced", "full"):
                 windows[name] = (at_monotonic, time.monotonic())
@@ -1009,6 +1012,11 @@ def run_target(kind: str, mode: str, args: argparse.Namespace, template: Path,
         answered = room.run({"cmd": "acked"}, 60) if kind == "examserver" else {}
         acked = answered.get("acked", {})
         if console is not None:
+            # Both rooms once more, every candidate now answering and the server idle again.
+            figures["proctor_after"] = console.run(
+                {"cmd": "snapshots", "at": time.time(), "duration": 0.0, **snapshot_plan},
+                (args.snapshots + args.drill_snapshots + 1) * CALL_TIMEOUT,
+            )
             collected = console.run({"cmd": "collect"}, 60)
             acked.update(collected["room_acked"])  # the bench room's answers are stored too
             figures["proctor"] = {
@@ -1134,7 +1142,7 @@ def proctor_figures(run: dict[str, Any]) -> dict[str, Any]:
     """The proctor's figures of one examserver run: snapshots and delta latency."""
     setup = run["proctor_setup"]
     taken = {"idle": setup["idle"], "paced": run["paced"]["snapshots"],
-             "full": run["full"]["snapshots"]}  # fmt: skip
+             "full": run["full"]["snapshots"], "after": run["proctor_after"]}  # fmt: skip
     errors: Counter[str] = Counter()
     for got in taken.values():
         errors.update(got["errors"])
@@ -1150,6 +1158,9 @@ def proctor_figures(run: dict[str, Any]) -> dict[str, Any]:
             **{k: summary_ms(v["drill"]) for k, v in taken.items()},
         },
         "snapshot_errors": dict(errors),
+        # In the order taken, spread evenly over the phase: a slow one can be placed in time.
+        "snapshot_room_each_ms": {k: [round(x * 1000, 1) for x in v["room"]]
+                                  for k, v in taken.items()},  # fmt: skip
         **run["proctor"],
     }
 
@@ -1254,11 +1265,15 @@ def proctor_report(results: dict[str, dict[str, Any]], modes: list[str],
             "from before the herd",
             f"  snapshot of the {p['room_seats']}-seat bench room ({p['room_live']} answering, "
             f"{p['room_events']} log lines), watch → ack ms p50 / p99 / max:",
-            f"    idle {_ms(room['idle'])}; " + "; ".join(
-                f"{label} {_ms(room[k])}" for k, label in phases.items()),
+            f"    idle, before the herd {_ms(room['idle'])}; " + "; ".join(
+                f"{label} {_ms(room[k])}" for k, label in phases.items())
+            + f"; idle, after the answers {_ms(room['after'])}",
             f"  snapshot of the {p['drill_seats']:,}-seat drill room, ms p50 / p99 / max: "
-            f"before the herd {_ms(drill['before_herd'])}; idle {_ms(drill['idle'])}; "
-            + "; ".join(f"{label} {_ms(drill[k])}" for k, label in phases.items()),
+            f"idle, before the herd {_ms(drill['idle'])} (+ the watching console's first "
+            f"{_ms(drill['before_herd'])}); "
+            + "".join(f"{label} {_ms(drill[k])}; " for k, label in phases.items()
+                      if drill[k]["n"])
+            + f"idle, after the answers (every row answering) {_ms(drill['after'])}",
             "  delta latency, answer emitted → its row at the proctor, ms p50 / p95 / p99 / max:",
         ]  # fmt: skip
         for key, label in phases.items():
@@ -1308,7 +1323,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--snapshots", type=int, default=20,
                         help="bench-room snapshots per measurement (idle, pace, full speed)")
     parser.add_argument("--drill-snapshots", type=int, default=5,
-                        help="drill-room snapshots per measurement")
+                        help="drill-room snapshots before the herd and after the answers")
+    parser.add_argument("--loaded-drill-snapshots", type=int, default=0,
+                        help="drill-room snapshots during each answer phase (each one stalls "
+                        "the server for its length)")
     parser.add_argument("--label", default="", help="suffix of the JSON file in bench/out/")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args(argv)
@@ -1328,8 +1346,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--full-duration must be in (0, 600] and --herd-spread in [0, 60]")
     if not 1 <= args.room_seats <= 1000 or not 0 <= args.snapshots <= 200:
         parser.error("--room-seats must be 1..1000 and --snapshots 0..200")
-    if not 0 <= args.drill_snapshots <= 50:
-        parser.error("--drill-snapshots must be 0..50")
+    if not 0 <= args.drill_snapshots <= 50 or not 0 <= args.loaded_drill_snapshots <= 50:
+        parser.error("--drill-snapshots and --loaded-drill-snapshots must be 0..50")
     raise_open_files(args.candidates * 4 + 1024)
     # A SIGTERM (timeout, kill) unwinds like an error, so no server or client is left behind.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
