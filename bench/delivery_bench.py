@@ -443,14 +443,24 @@ class Proctor:
     async def snapshots(self, at: float, duration: float, room_id: int, room_count: int,
                         drill_id: int, drill_count: int) -> dict[str, Any]:  # fmt: skip
         """Open the bench room ``room_count`` times and the drill room ``drill_count`` times,
-        spread evenly over ``duration`` seconds from ``at`` (one after the other if 0)."""
+        spread evenly over ``duration`` seconds from ``at`` (one after the other if 0).
+
+        Snapshots run one after the other: those that slow ones push past the phase's end are
+        not taken (they would time an idle server) but counted as ``late``.
+        """
         plan = sorted([((i + 0.5) / room_count, "room", room_id) for i in range(room_count)]
                       + [((j + 0.5) / drill_count, "drill", drill_id)
                          for j in range(drill_count)])  # fmt: skip
-        out: dict[str, Any] = {"room": [], "drill": [], "errors": Counter()}
+        out: dict[str, Any] = {"room": [], "drill": [], "room_at": [], "late": 0,
+                               "errors": Counter()}  # fmt: skip
         out |= {f"{kind}_{what}": 0 for kind in ("room", "drill") for what in ("rows", "events")}
         for fraction, kind, session_id in plan:
             await _until(at + fraction * duration)
+            if duration and time.time() >= at + duration:
+                out["late"] += 1
+                continue
+            if kind == "room":
+                out["room_at"].append(time.time() - at)
             got = await self.snapshot(self.opener, session_id)
             if "error" in got:
                 out["errors"][got["error"]] += 1
@@ -880,6 +890,14 @@ class ProctorConsole:
             self.proc.kill()
 
 
+def _per_second(times: list[float], begin: float, end: float) -> list[int]:
+    counts = [0] * max(1, int(end - begin) + 1)
+    for t in times:
+        if begin <= t <= end:
+            counts[int(t - begin)] += 1
+    return counts
+
+
 def delta_latency(timelines: dict[int, list[tuple[str, int, float, float]]],
                   pushes: list[tuple[float, int, int]],
                   windows: dict[str, tuple[float, float]]) -> dict[str, Any]:  # fmt: skip
@@ -919,6 +937,10 @@ def delta_latency(timelines: dict[int, list[tuple[str, int, float, float]]],
             "emit_to_row_ms": summary_ms(from_emit),
             "ack_to_row_ms": summary_ms(from_ack),
             "rows_received": sum(1 for arrived, _a, _n in pushes if begin <= arrived <= end),
+            # Acks and rows per second of the phase: a stall shows as a dip.
+            "acks_per_s": _per_second([e[3] for es in timelines.values() for e in es
+                                       if e[0] == phase], begin, end),
+            "rows_per_s": _per_second([p[0] for p in pushes], begin, end),
         }
     return out
 
@@ -1158,9 +1180,12 @@ def proctor_figures(run: dict[str, Any]) -> dict[str, Any]:
             **{k: summary_ms(v["drill"]) for k, v in taken.items()},
         },
         "snapshot_errors": dict(errors),
+        "snapshot_late": {k: v.get("late", 0) for k, v in taken.items()},
         # In the order taken, spread evenly over the phase: a slow one can be placed in time.
         "snapshot_room_each_ms": {k: [round(x * 1000, 1) for x in v["room"]]
                                   for k, v in taken.items()},  # fmt: skip
+        "snapshot_room_at_s": {k: [round(x, 2) for x in v["room_at"]]
+                               for k, v in taken.items()},  # fmt: skip
         **run["proctor"],
     }
 
@@ -1259,6 +1284,7 @@ def proctor_report(results: dict[str, dict[str, Any]], modes: list[str],
         if not p:
             continue
         room, drill, delta = p["snapshot_room_ms"], p["snapshot_drill_ms"], p["delta"]
+        late = p["snapshot_late"]
         phases = {"paced": f"exam pace ({args.rate:g}/s)", "full": "full speed"}
         lines += [
             f"proctor ({mode}): one console watching the {p['drill_seats']:,}-seat drill room "
@@ -1266,7 +1292,9 @@ def proctor_report(results: dict[str, dict[str, Any]], modes: list[str],
             f"  snapshot of the {p['room_seats']}-seat bench room ({p['room_live']} answering, "
             f"{p['room_events']} log lines), watch → ack ms p50 / p99 / max:",
             f"    idle, before the herd {_ms(room['idle'])}; " + "; ".join(
-                f"{label} {_ms(room[k])}" for k, label in phases.items())
+                f"{label} {_ms(room[k])}"
+                + (f" + {late[k]} not taken (past the phase's end)" if late[k] else "")
+                for k, label in phases.items())
             + f"; idle, after the answers {_ms(room['after'])}",
             f"  snapshot of the {p['drill_seats']:,}-seat drill room, ms p50 / p99 / max: "
             f"idle, before the herd {_ms(drill['idle'])} (+ the watching console's first "
