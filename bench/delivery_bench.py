@@ -484,11 +484,14 @@ class Proctor:
         }
 
     async def close(self) -> None:
-        for sio in [self.console, self.opener, *(c.sio for c in self.room)]:
+        async def one(sio: Any) -> None:
             try:
                 await asyncio.wait_for(sio.disconnect(), 5)
             except Exception:  # noqa: BLE001,S110 - the server may already be gone
                 pass
+
+        await asyncio.gather(*(one(s) for s in [self.console, self.opener,
+                                                *(c.sio for c in self.room)]))  # fmt: skip
 
 
 def proctor_process(conn: Any, base_url: str, room_infos: list[dict[str, str]]) -> None:
