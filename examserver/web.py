@@ -31,6 +31,19 @@ def favicon() -> ResponseReturnValue:
     return redirect("/static/favicon.svg", code=301)
 
 
+@bp.route("/socket.io/", methods=["GET", "POST"])
+@public
+def socketio_path() -> ResponseReturnValue:
+    """Never reached: engine.io's middleware answers /socket.io/ before Flask does.
+
+    The rule is here because Flask-SocketIO pushes a request context for this path on every
+    Socket.IO event: without a matching rule each one stores a NotFound with its traceback, a
+    reference cycle per event that the garbage collector then has to find (measured as the
+    main source of collection pauses under load, bench/README.md).
+    """
+    abort(404)
+
+
 @bp.post("/lang/<code>")
 @public
 def set_language(code: str) -> ResponseReturnValue:
