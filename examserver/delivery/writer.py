@@ -305,11 +305,16 @@ class AnswerWriter:
                 changed |= item.attempt_ids
                 events.extend(item.events)
         if changed or events:
-            try:
-                with self._app_context():
-                    self._after_commit(changed, events)
-            except Exception:  # noqa: BLE001  (the proctors' view must not stop saving)
-                log.exception("after-commit notification failed")
+            # In a task of its own: the writer goes straight back to committing.
+            self._start_task(self._push, changed, events)
+
+    def _push(self, changed: set[int], events: list[tuple[int, dict[str, Any]]]) -> None:
+        assert self._after_commit is not None
+        try:
+            with self._app_context():
+                self._after_commit(changed, events)
+        except Exception:  # noqa: BLE001  (the proctors' view must not stop saving)
+            log.exception("after-commit notification failed")
 
     def _commit(self, batch: Sequence[Write]) -> None:
         answers = [w for w in batch if isinstance(w, AnswerWrite)]
