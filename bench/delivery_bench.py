@@ -767,9 +767,10 @@ def prepare_template(template: Path, seats: int) -> dict[str, Any]:
 
 def start_server(kind: str, mode: str, port: int, template: Path, states: Path, db_dir: Path
                  ) -> tuple[subprocess.Popen[bytes], Path | None, Any]:  # fmt: skip
-    log = open(OUT / f"server-{kind}-{mode}.log", "wb")  # noqa: SIM115 - closed by the caller
+    # Named by this run's pid: two runs at once must never copy over each other's database.
+    log = open(OUT / f"server-{kind}-{mode}-{os.getpid()}.log", "wb")  # noqa: SIM115 - closed by the caller
     if kind == "examserver":
-        db_path = db_dir / f"examserver-bench-{mode}.db"
+        db_path = db_dir / f"examserver-bench-{mode}-{os.getpid()}.db"
         for suffix in ("", "-wal", "-shm"):
             Path(f"{db_path}{suffix}").unlink(missing_ok=True)
             if Path(f"{template}{suffix}").exists():
