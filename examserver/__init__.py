@@ -52,6 +52,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     login_manager.init_app(app)
     i18n.init_app(app)
+    from examserver.wire import WirePacket
+
     settings = app.config["EXAMSERVER"]
     with warnings.catch_warnings():
         # eventlet announces its own deprecation on import (see docs/architecture.md).
@@ -62,6 +64,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
             message_queue=settings["MESSAGE_QUEUE"],
             cors_allowed_origins=[],
             max_http_buffer_size=1024 * 1024,
+            # Papers are encoded once and spliced into `state` messages (examserver/wire.py).
+            serializer=WirePacket,
         )
     errors.init_app(app)
     auth_views.init_app(app)

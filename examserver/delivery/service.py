@@ -28,6 +28,7 @@ from examserver.papers.operations import PaperDrawer, paper_layout
 from examserver.question_bank.models import QuestionVersion
 from examserver.question_bank.types import get_type
 from examserver.sessions.models import ExamSession, Registration, StartMode
+from examserver.wire import RawJSON
 
 log = logging.getLogger("examserver.delivery")
 
@@ -118,9 +119,13 @@ class PaperEntry:
 
 @dataclass(frozen=True)
 class PaperView:
-    """A stored paper: what a candidate sees (no key) and what answers are checked against."""
+    """A stored paper: what a candidate sees (no key) and what answers are checked against.
 
-    sections: tuple[dict[str, Any], ...]
+    ``paper`` is the `state` message's ``paper`` value, {"sections": [...]}, encoded once (see
+    examserver/wire.py): a room that starts at once costs no encoding of papers.
+    """
+
+    paper: RawJSON
     entries: dict[int, PaperEntry]  # question (version) id -> entry
     item_ids: dict[int, int]  # paper item id -> question (version) id
 
@@ -154,7 +159,7 @@ def render_paper_view(db: Session, paper: Paper) -> None:
     """Store the paper's candidate view on it (at draw time); flushes."""
     view = build_paper_view(db, paper.id)
     paper.view = {
-        "sections": list(view.sections),
+        "sections": view.paper.decode()["sections"],
         "entries": [
             [question_id, e.item_id, e.type, sorted(e.option_keys)]
             for question_id, e in view.entries.items()
@@ -170,7 +175,7 @@ def view_from_stored(stored: dict[str, Any]) -> PaperView:
         for question_id, item_id, qtype, keys in stored["entries"]
     }
     return PaperView(
-        tuple(stored["sections"]),
+        RawJSON.encode({"sections": stored["sections"]}),
         entries,
         {e.item_id: question_id for question_id, e in entries.items()},
     )
@@ -230,7 +235,7 @@ def build_paper_view(db: Session, paper_id: int) -> PaperView:
         section["questions"].append({"id": view.id, "stem": view.stem, "options": view.options})
         entries[version_id] = PaperEntry(item_id, qtype, frozenset(o["key"] for o in options))
         item_ids[item_id] = version_id
-    return PaperView(tuple(sections), entries, item_ids)
+    return PaperView(RawJSON.encode({"sections": sections}), entries, item_ids)
 
 
 # ------------------------------------------------------------------------ login
@@ -368,43 +373,70 @@ def start_attempt(
     return attempt
 
 
-def start_own_attempt(db: Session, attempt_id: int, now: dt.datetime) -> None:
+@dataclass(frozen=True)
+class Started:
+    """What a candidate's own start changed: enough to build the running `state` without
+    reading the attempt again."""
+
+    attempt_id: int
+    paper_id: int
+    clock: Clock
+    earliest_submit_ms: int
+    position: int
+    last_seq: int
+
+
+def start_own_attempt(db: Session, attempt_id: int, now: dt.datetime) -> Started | None:
     """A candidate starts their own attempt (window mode): ``start_attempt`` in two Core
-    statements, since a whole room may do it in the same second."""
-    row = db.execute(
+    statements, since a whole room may do it in the same second.
+
+    Returns None when the attempt was not waiting (a second start changes nothing). Every
+    refusal is raised before the one write, so the writer needs no savepoint for it.
+    """
+    table = Attempt.__table__
+    sessions = ExamSession.__table__
+    conn = db.connection()
+    row = conn.execute(
         select(
-            Attempt.status,
-            Attempt.duration_ms,
-            Attempt.earliest_submit_ms,
-            Attempt.extension_ms,
-            ExamSession.start_mode,
-            ExamSession.opens_at,
-            ExamSession.closes_at,
+            table.c.status,
+            table.c.paper_id,
+            table.c.duration_ms,
+            table.c.earliest_submit_ms,
+            table.c.extension_ms,
+            table.c.position,
+            table.c.last_seq,
+            sessions.c.start_mode,
+            sessions.c.opens_at,
+            sessions.c.closes_at,
         )
-        .join(ExamSession, ExamSession.id == Attempt.session_id)
-        .where(Attempt.id == attempt_id)
+        .join(sessions, sessions.c.id == table.c.session_id)
+        .where(table.c.id == attempt_id)
     ).one_or_none()
     if row is None:
         raise DeliveryError("unknown_attempt", status=404)
-    status, duration_ms, earliest_ms, extension_ms, start_mode, opens_at, closes_at = row
-    if status != AttemptStatus.waiting.value:
-        return  # idempotent: a second start changes nothing
-    if start_mode == StartMode.proctor.value:
+    if row.status != AttemptStatus.waiting.value:
+        return None
+    if row.start_mode == StartMode.proctor.value:
         raise DeliveryError("waiting_for_proctor", status=403)
-    if now < opens_at:
+    if now < row.opens_at:
         raise DeliveryError("session_not_open", status=403)
-    if now > closes_at:
+    if now > row.closes_at:
         raise DeliveryError("session_closed", status=403)
-    clock = Clock(AttemptStatus.waiting, duration_ms, earliest_ms, extension_ms=extension_ms)
-    started = clock.start(now)
-    db.execute(
-        update(Attempt)
-        .where(Attempt.id == attempt_id, Attempt.status == AttemptStatus.waiting.value)
+    clock = Clock(
+        AttemptStatus.waiting, row.duration_ms, row.earliest_submit_ms,
+        extension_ms=row.extension_ms,
+    ).start(now)  # fmt: skip
+    changed = conn.execute(
+        update(table)
+        .where(table.c.id == attempt_id, table.c.status == AttemptStatus.waiting.value)
         .values(
-            status=started.status.value,
-            started_at=started.started_at,
-            deadline_at=started.deadline_at,
+            status=clock.status.value, started_at=clock.started_at, deadline_at=clock.deadline_at
         )
+    ).rowcount
+    if changed != 1:
+        return None  # started by someone else in between (another worker, PostgreSQL)
+    return Started(
+        attempt_id, row.paper_id, clock, row.earliest_submit_ms, row.position, row.last_seq
     )
 
 
@@ -561,25 +593,18 @@ def credit_downtime(db: Session, down_ms: int) -> int:
 # ------------------------------------------------------------------------ state
 def state_payload(db: Session, attempt: Attempt, now: dt.datetime) -> dict[str, Any]:
     """The `state` message: the attempt, its paper while running or paused, answers, flags."""
-    clock = attempt.clock()
-    payload: dict[str, Any] = {
-        "attempt": {
-            "id": attempt.id,
-            "status": attempt.status,
-            "remaining_ms": clock.remaining_ms(now),
-            "duration_ms": clock.allowed_ms,
-            "earliest_submit_ms": attempt.earliest_submit_ms,
-            "elapsed_ms": clock.elapsed_ms(now),
-            "position": attempt.position,
-            "pause_reason": attempt.pause_reason if attempt.status == "paused" else "",
-        },
-        "answers": {},
-        "flags": [],
-        "last_seq": attempt.last_seq,
-    }
+    payload = _state_message(
+        attempt.id,
+        attempt.clock(),
+        attempt.earliest_submit_ms,
+        attempt.position,
+        attempt.pause_reason,
+        attempt.last_seq,
+        now,
+    )
     if attempt.status in (AttemptStatus.running.value, AttemptStatus.paused.value):
         view = paper_view(db, attempt.paper_id)
-        payload["paper"] = {"sections": list(view.sections)}
+        payload["paper"] = view.paper
         for answer in db.scalars(select(Answer).where(Answer.attempt_id == attempt.id)):
             question_id = view.item_ids.get(answer.paper_item_id)
             if question_id is None:
@@ -591,6 +616,49 @@ def state_payload(db: Session, attempt: Attempt, now: dt.datetime) -> dict[str, 
     if attempt.status == AttemptStatus.submitted.value:
         payload["result"] = result_payload(_submission_of(db, attempt, already=True))
     return payload
+
+
+def started_state(started: Started, view: PaperView, now: dt.datetime) -> dict[str, Any]:
+    """The `state` right after a candidate's own start, from what the start wrote: an attempt
+    that was waiting has no answers and no flags (they are refused until it runs)."""
+    payload = _state_message(
+        started.attempt_id,
+        started.clock,
+        started.earliest_submit_ms,
+        started.position,
+        "",
+        started.last_seq,
+        now,
+    )
+    payload["paper"] = view.paper
+    return payload
+
+
+def _state_message(
+    attempt_id: int,
+    clock: Clock,
+    earliest_submit_ms: int,
+    position: int,
+    pause_reason: str | None,
+    last_seq: int,
+    now: dt.datetime,
+) -> dict[str, Any]:
+    status = clock.status.value
+    return {
+        "attempt": {
+            "id": attempt_id,
+            "status": status,
+            "remaining_ms": clock.remaining_ms(now),
+            "duration_ms": clock.allowed_ms,
+            "earliest_submit_ms": earliest_submit_ms,
+            "elapsed_ms": clock.elapsed_ms(now),
+            "position": position,
+            "pause_reason": pause_reason if status == AttemptStatus.paused.value else "",
+        },
+        "answers": {},
+        "flags": [],
+        "last_seq": last_seq,
+    }
 
 
 def result_payload(submission: Submission) -> dict[str, Any]:

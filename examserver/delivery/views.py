@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from examserver.auth.access import public
 from examserver.db import transaction, utcnow
 from examserver.delivery import service
+from examserver.delivery.clock import AttemptStatus
 from examserver.delivery.errors import error_body, message_for
 from examserver.delivery.models import Attempt
 from examserver.delivery.service import DeliveryError
@@ -149,11 +150,21 @@ def _log(
 
 def _state(attempt_id: int) -> dict[str, Any]:
     """Read the attempt's `state` message (after the writer committed a change)."""
+    return _state_and_view(attempt_id)[0]
+
+
+def _state_and_view(attempt_id: int) -> tuple[dict[str, Any], service.PaperView | None]:
+    """The `state` message, and the attempt's paper unless it is over: a terminal that connects
+    has its paper loaded (and encoded) now, not when its whole room starts in one second."""
     with transaction(db.engine) as session:
         attempt = session.get(Attempt, attempt_id)
         if attempt is None:
             raise DeliveryError("unknown_attempt", status=404)
-        return service.state_payload(session, attempt, utcnow())
+        state = service.state_payload(session, attempt, utcnow())
+        view = None
+        if attempt.status != AttemptStatus.submitted.value:
+            view = service.paper_view(session, attempt.paper_id)
+        return state, view
 
 
 def _masked(id_number: str) -> str:
@@ -250,13 +261,14 @@ class ExamNamespace(Namespace):
         operation = Operation(apply)
         try:
             session_id, paper_id, replaced = _writer().run(operation)
-            state = _state(attempt_id)
+            state, view = _state_and_view(attempt_id)
         except DeliveryError as exc:
             raise _refuse(exc.code) from exc
         self._connections[sid] = {
             "attempt_id": attempt_id,
             "session_id": session_id,
             "paper_id": paper_id,
+            "paper_view": view,
             "lang": _auth_lang(auth),
         }
         join_room(attempt_room(attempt_id))
@@ -290,10 +302,14 @@ class ExamNamespace(Namespace):
         operation = Operation(
             lambda session, now: service.start_own_attempt(session, attempt_id, now),
             attempt_ids={attempt_id},
+            savepoint=False,
         )
         try:
-            _writer().run(operation)
-            state = _state(attempt_id)
+            started = _writer().run(operation)
+            if started is None:  # already running (or over): the stored state
+                state = _state(attempt_id)
+            else:
+                state = service.started_state(started, self._view(ident), utcnow())
         except DeliveryError as exc:
             return _fail(exc.code)
         to_attempt(attempt_id, "state", state)
@@ -414,12 +430,15 @@ class ExamNamespace(Namespace):
         return {"ok": True, "result": service.result_payload(submission)}
 
     def _entry(self, ident: dict[str, Any], question_id: int) -> service.PaperEntry | None:
+        return self._view(ident).entries.get(question_id)
+
+    def _view(self, ident: dict[str, Any]) -> service.PaperView:
         view = ident.get("paper_view")
         if view is None:
             with transaction(db.engine) as session:
                 view = service.paper_view(session, ident["paper_id"])
             ident["paper_view"] = view  # immutable once drawn
-        return view.entries.get(question_id)
+        return view  # type: ignore[no-any-return]
 
 
 def _auth_lang(auth: Any) -> str:

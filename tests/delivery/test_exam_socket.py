@@ -257,3 +257,21 @@ def test_socket_without_a_valid_token_is_refused(app, open_world) -> None:
     for auth in (None, {}, {"token": "forged", "terminal": "terminal-0001"}, {"token": 5}):
         client = socketio.test_client(app, namespace="/exam", auth=auth)
         assert not client.is_connected("/exam")
+
+
+def test_the_state_sent_at_start_is_the_stored_state(app, open_world, terminal) -> None:
+    """The start builds its `state` from what it wrote; a reconnect reads it from the database:
+    the two must agree (apart from the time that passed)."""
+    world = open_world()
+    first = _start(terminal(world.candidates[0], terminal_id="terminal-0001"))
+    from examserver.delivery.service import state_payload
+
+    with app.app_context():
+        attempt = db.session.get(Attempt, first["attempt"]["id"])
+        stored = state_payload(db.session, attempt, attempt.started_at)
+    stored["paper"] = stored["paper"].decode()
+    for state in (first, stored):
+        for key in ("remaining_ms", "elapsed_ms"):
+            state["attempt"].pop(key)
+    assert first == stored
+    assert first["attempt"]["status"] == "running" and first["paper"]["sections"]
