@@ -685,7 +685,7 @@ def echo_states(db_path: Path) -> Path:
         db.engine.dispose()
     running = json.loads(json.dumps(waiting))
     running["attempt"]["status"] = "running"
-    running["paper"] = {"sections": list(view.sections)}
+    running["paper"] = view.paper.decode()
     path = OUT / "echo-state.json"
     write_json(path, {"connect": waiting, "start": running})
     return path
