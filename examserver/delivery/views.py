@@ -186,7 +186,8 @@ def _refuse(code: str) -> ConnectionRefusedError:
 
 
 def _fail(code: str) -> dict[str, Any]:
-    return {"ok": False, **error_body(code)}
+    """A refusal; its message is added in the terminal's language by the dispatcher."""
+    return {"ok": False, "error": {"code": code}}
 
 
 def _seq(value: Any) -> int | None:
@@ -195,34 +196,65 @@ def _seq(value: Any) -> int | None:
     return value
 
 
-class ExamNamespace(Namespace):
-    """`/exam`: one connection per candidate terminal, authenticated once at connect."""
+# The terminal's events that need no Flask context at all: they read the connection's identity
+# and its cached paper, and queue a write. The others run in an application context.
+CONTEXT_FREE = frozenset({"answer", "flag", "rtt", "navigate", "focus"})
 
-    def __init__(self, namespace: str) -> None:
+
+class ExamNamespace(Namespace):
+    """`/exam`: one connection per candidate terminal, authenticated once at connect.
+
+    ``connect`` and ``disconnect`` run as Flask-SocketIO runs every handler, in a request context
+    made from the handshake (they read the address and join rooms). Every other event is
+    dispatched here with the sid as its first argument: an answer is the most frequent message
+    of the whole system, and a request context per event (URL matching, session, context
+    variables) cost more than the answer's own work.
+    """
+
+    def __init__(self, namespace: str, app: Flask) -> None:
         super().__init__(namespace)
+        self.app = app
         # Who each connection of this worker is, set once at connect. Only the connection's
         # identity lives here; every piece of exam state is in the database.
         self._connections: dict[str, dict[str, Any]] = {}
 
-    def _identity(self) -> dict[str, Any] | None:
-        return self._connections.get(request.sid)  # type: ignore[attr-defined]
+    @property
+    def writer(self) -> AnswerWriter:
+        return self.app.extensions["examserver.writer"]  # type: ignore[no-any-return]
 
-    def _lang(self) -> str:
-        ident = self._identity() or {}
-        return str(ident.get("lang") or current_app.config["EXAMSERVER"]["LOCALE"])
+    def _lang(self, sid: str) -> str:
+        ident = self._connections.get(sid) or {}
+        return str(ident.get("lang") or self.app.config["EXAMSERVER"]["LOCALE"])
 
     def trigger_event(self, event: str, *args: Any) -> Any:
         handler = getattr(self, "on_" + (event or ""), None)
         if handler is None:
             return None
-        namespace = self
+        if event in ("connect", "disconnect"):
+            return self._in_request_context(handler, event, *args)
+        sid, data = args[0], (args[1] if len(args) > 1 else None)
+        try:
+            if event in CONTEXT_FREE:
+                result = handler(sid, data)
+            else:
+                with self.app.app_context():
+                    result = handler(sid, data)
+        except Exception:
+            log.exception("%s handler failed", event)
+            result = _fail("server_error")
+        error = result.get("error") if isinstance(result, dict) else None
+        if error and "message" not in error:
+            # Refusals speak the terminal's language (chosen at connect).
+            with self.app.app_context(), force_locale(self._lang(sid)):
+                error["message"] = message_for(error["code"])
+        return result
 
+    def _in_request_context(self, handler: Any, event: str, *args: Any) -> Any:
         def in_terminal_language(*handler_args: Any) -> Any:
-            # Every answer speaks the terminal's language (chosen at connect).
             if event == "connect":
                 lang = _auth_lang(handler_args[-1] if handler_args else None)
             else:
-                lang = namespace._lang()
+                lang = self._lang(request.sid)  # type: ignore[attr-defined]
             with force_locale(lang):
                 try:
                     return handler(*handler_args)
@@ -232,7 +264,7 @@ class ExamNamespace(Namespace):
                     log.exception("%s handler failed", event)
                     if event == "connect":
                         raise _refuse("server_error") from None
-                    return None if event == "disconnect" else _fail("server_error")
+                    return None
 
         return self.socketio._handle_event(in_terminal_language, event, self.namespace, *args)
 
@@ -260,7 +292,7 @@ class ExamNamespace(Namespace):
 
         operation = Operation(apply)
         try:
-            session_id, paper_id, replaced = _writer().run(operation)
+            session_id, paper_id, replaced = self.writer.run(operation)
             state, view = _state_and_view(attempt_id)
         except DeliveryError as exc:
             raise _refuse(exc.code) from exc
@@ -292,10 +324,10 @@ class ExamNamespace(Namespace):
                 )
 
         operation = Operation(apply)
-        _writer().run(operation)
+        self.writer.run(operation)
 
-    def on_start(self, data: Any = None) -> dict[str, Any]:
-        ident = self._identity()
+    def on_start(self, sid: str, data: Any = None) -> dict[str, Any]:
+        ident = self._connections.get(sid)
         if ident is None:
             return _fail("token_revoked")
         attempt_id = ident["attempt_id"]
@@ -305,7 +337,7 @@ class ExamNamespace(Namespace):
             savepoint=False,
         )
         try:
-            started = _writer().run(operation)
+            started = self.writer.run(operation)
             if started is None:  # already running (or over): the stored state
                 state = _state(attempt_id)
             else:
@@ -315,8 +347,8 @@ class ExamNamespace(Namespace):
         to_attempt(attempt_id, "state", state)
         return {"ok": True}
 
-    def on_focus(self, data: Any = None) -> dict[str, Any]:
-        ident = self._identity()
+    def on_focus(self, sid: str, data: Any = None) -> dict[str, Any]:
+        ident = self._connections.get(sid)
         if ident is None:
             return _fail("token_revoked")
         lost = data.get("lost") if isinstance(data, dict) else None
@@ -329,11 +361,11 @@ class ExamNamespace(Namespace):
             _log(session, operation, ident["session_id"], kind, now, ident["attempt_id"])
 
         operation = Operation(apply, attempt_ids={ident["attempt_id"]})
-        _writer().run(operation)
+        self.writer.run(operation)
         return {"ok": True}
 
-    def on_answer(self, data: Any = None) -> dict[str, Any]:
-        ident = self._identity()
+    def on_answer(self, sid: str, data: Any = None) -> dict[str, Any]:
+        ident = self._connections.get(sid)
         if ident is None:
             return _fail("token_revoked")
         if not isinstance(data, dict):
@@ -357,13 +389,13 @@ class ExamNamespace(Namespace):
 
         if not get_type(entry.type).validate_response(choice, sorted(entry.option_keys)):
             return _fail("bad_choice")
-        ok, code = _writer().write(
+        ok, code = self.writer.write(
             AnswerWrite(ident["attempt_id"], entry.item_id, seq, choice=list(choice))
         )
         return {"ok": True, "seq": seq} if ok else _fail(code or "server_error")
 
-    def on_flag(self, data: Any = None) -> dict[str, Any]:
-        ident = self._identity()
+    def on_flag(self, sid: str, data: Any = None) -> dict[str, Any]:
+        ident = self._connections.get(sid)
         if ident is None:
             return _fail("token_revoked")
         if not isinstance(data, dict):
@@ -378,17 +410,17 @@ class ExamNamespace(Namespace):
         entry = self._entry(ident, question_id)
         if entry is None:
             return _fail("unknown_question")
-        ok, code = _writer().write(
+        ok, code = self.writer.write(
             AnswerWrite(ident["attempt_id"], entry.item_id, seq, flagged=flagged)
         )
         return {"ok": True, "seq": seq} if ok else _fail(code or "server_error")
 
-    def on_rtt(self, data: Any = None) -> dict[str, Any]:
+    def on_rtt(self, sid: str, data: Any = None) -> dict[str, Any]:
         """Answer at once: the terminal measures the round trip to correct its countdown."""
         return {}
 
-    def on_navigate(self, data: Any = None) -> dict[str, Any]:
-        ident = self._identity()
+    def on_navigate(self, sid: str, data: Any = None) -> dict[str, Any]:
+        ident = self._connections.get(sid)
         if ident is None:
             return _fail("token_revoked")
         position = data.get("position") if isinstance(data, dict) else None
@@ -399,13 +431,13 @@ class ExamNamespace(Namespace):
         ):
             return _fail("bad_payload")
         attempt_id = ident["attempt_id"]
-        _writer().run(
+        self.writer.run(
             Operation(lambda session, now: service.remember_position(session, attempt_id, position))
         )
         return {"ok": True}
 
-    def on_submit(self, data: Any = None) -> dict[str, Any]:
-        ident = self._identity()
+    def on_submit(self, sid: str, data: Any = None) -> dict[str, Any]:
+        ident = self._connections.get(sid)
         if ident is None:
             return _fail("token_revoked")
         attempt_id = ident["attempt_id"]
@@ -422,7 +454,7 @@ class ExamNamespace(Namespace):
 
         operation = Operation(apply, attempt_ids={attempt_id})
         try:
-            submission = _writer().run(operation)
+            submission = self.writer.run(operation)
             state = _state(attempt_id)
         except DeliveryError as exc:
             return _fail(exc.code)
@@ -435,7 +467,7 @@ class ExamNamespace(Namespace):
     def _view(self, ident: dict[str, Any]) -> service.PaperView:
         view = ident.get("paper_view")
         if view is None:
-            with transaction(db.engine) as session:
+            with self.app.app_context(), transaction(db.engine) as session:
                 view = service.paper_view(session, ident["paper_id"])
             ident["paper_view"] = view  # immutable once drawn
         return view  # type: ignore[no-any-return]
@@ -451,7 +483,7 @@ def _auth_lang(auth: Any) -> str:
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     # init_app made a new Socket.IO server for this app: give it its own namespace object.
-    socketio.on_namespace(ExamNamespace(EXAM_NS))
+    socketio.on_namespace(ExamNamespace(EXAM_NS, app))
     eio = socketio.server.eio if socketio.server is not None else None
     if eio is None:
         raise RuntimeError("socketio must be initialised before the delivery edges")
