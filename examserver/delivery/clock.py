@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 from dataclasses import dataclass, replace
+from typing import Protocol
 
 
 class AttemptStatus(enum.StrEnum):
@@ -32,6 +33,44 @@ def ms(delta: dt.timedelta) -> int:
     return int(delta.total_seconds() * 1000)
 
 
+# The stored columns an attempt's clock is made of, by name: an ``Attempt`` entity has them as
+# attributes, and so does a Core row whose columns are labelled with these names.
+CLOCK_FIELDS = (
+    "status",
+    "duration_ms",
+    "earliest_submit_ms",
+    "started_at",
+    "deadline_at",
+    "paused_at",
+    "extension_ms",
+    "paused_ms",
+    "credited_ms",
+)
+
+
+class StoredClock(Protocol):
+    """Anything carrying an attempt's stored clock columns (see ``CLOCK_FIELDS``)."""
+
+    @property
+    def status(self) -> str: ...
+    @property
+    def duration_ms(self) -> int: ...
+    @property
+    def earliest_submit_ms(self) -> int: ...
+    @property
+    def started_at(self) -> dt.datetime | None: ...
+    @property
+    def deadline_at(self) -> dt.datetime | None: ...
+    @property
+    def paused_at(self) -> dt.datetime | None: ...
+    @property
+    def extension_ms(self) -> int: ...
+    @property
+    def paused_ms(self) -> int: ...
+    @property
+    def credited_ms(self) -> int: ...
+
+
 @dataclass(frozen=True)
 class Clock:
     """The timing state of one attempt."""
@@ -45,6 +84,22 @@ class Clock:
     extension_ms: int = 0
     paused_ms: int = 0
     credited_ms: int = 0
+
+    @classmethod
+    def of(cls, stored: StoredClock) -> Clock:
+        """The clock of an attempt as stored: one reading for an ``Attempt`` entity and for a Core
+        row of the same columns, so the roster's plain rows and the ORM agree by construction."""
+        return cls(
+            status=AttemptStatus(stored.status),
+            duration_ms=stored.duration_ms,
+            earliest_submit_ms=stored.earliest_submit_ms,
+            started_at=stored.started_at,
+            deadline_at=stored.deadline_at,
+            paused_at=stored.paused_at,
+            extension_ms=stored.extension_ms,
+            paused_ms=stored.paused_ms,
+            credited_ms=stored.credited_ms,
+        )
 
     @property
     def allowed_ms(self) -> int:

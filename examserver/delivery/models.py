@@ -66,17 +66,7 @@ class Attempt(db.Model):  # type: ignore[name-defined,misc]
 
     def clock(self) -> Clock:
         """Return the attempt's timing state as a plain value."""
-        return Clock(
-            status=AttemptStatus(self.status),
-            duration_ms=self.duration_ms,
-            earliest_submit_ms=self.earliest_submit_ms,
-            started_at=self.started_at,
-            deadline_at=self.deadline_at,
-            paused_at=self.paused_at,
-            extension_ms=self.extension_ms,
-            paused_ms=self.paused_ms,
-            credited_ms=self.credited_ms,
-        )
+        return Clock.of(self)
 
     def set_clock(self, clock: Clock) -> None:
         """Store a new timing state."""
