@@ -295,6 +295,9 @@ class AnswerWriter:
             self._notify(batch)
 
     def _notify(self, batch: Sequence[Write]) -> None:
+        """Hand the after-commit hook what the batch changed, on this thread: the hook only
+        records it for the proctor pusher (``proctor.live.Pusher``), which coalesces the pushes
+        of many batches into one, so no task is spawned per batch."""
         if self._after_commit is None:
             return
         changed: set[int] = set()
@@ -307,10 +310,10 @@ class AnswerWriter:
                 changed |= item.attempt_ids
                 events.extend(item.events)
         if changed or events:
-            # In a task of its own: the writer goes straight back to committing.
-            self._start_task(self._push, changed, events)
+            self._push(changed, events)
 
     def _push(self, changed: set[int], events: list[tuple[int, dict[str, Any]]]) -> None:
+        """Call the hook; its failure is logged and never stops the writer."""
         assert self._after_commit is not None
         try:
             with self._app_context():
