@@ -75,6 +75,13 @@ def require_postgres() -> None:
 
 
 def _fresh_schema(app: Flask) -> None:
+    # The process-level caches of immutable paper data are keyed by database URL and paper id;
+    # a schema dropped and made again under the same URL restarts the ids.
+    from examserver.delivery import service as delivery_service
+    from examserver.proctor import service as proctor_service
+
+    delivery_service._PAPER_VIEWS.clear()
+    proctor_service._ITEM_TOTALS.clear()
     with app.app_context():
         if db.engine.dialect.name == "postgresql":
             with db.engine.begin() as conn:

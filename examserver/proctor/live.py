@@ -100,6 +100,7 @@ class Pusher:
         self._attempts: set[int] = set()
         self._events: list[tuple[int, dict[str, Any]]] = []
         self._wake: Any = None
+        self._failed = False
         self.pushes = 0
 
     def record(self, attempt_ids: set[int], events: list[tuple[int, dict[str, Any]]]) -> None:
@@ -131,16 +132,27 @@ class Pusher:
                 self._push_safely(attempts, events)
 
     def _push_safely(self, attempts: set[int], events: list[tuple[int, dict[str, Any]]]) -> None:
-        """Push one round; a failure is logged and the round dropped (the consoles catch up with
-        the next change or a new watch), never allowed to end the loop."""
+        """Push one round; never let a failure end the loop. A failed round is logged and put
+        back once, so a passing fault (a locked database) delays the consoles by one interval;
+        if the next round fails too it is dropped (the consoles catch up with the next change
+        of each candidate or a new watch; event rows resent are ignored by id)."""
         try:
             with self._app_context():
                 self._push(attempts, events, utcnow())
             self.pushes += 1
+            self._failed = False
         except Exception:  # noqa: BLE001  (the proctors' view must not stop the pusher)
             log.exception(
                 "proctor push of %d attempts and %d events failed", len(attempts), len(events)
             )
+            if not self._failed:
+                self._failed = True
+                with self._lock:
+                    self._attempts |= attempts
+                    self._events[:0] = events
+                self._wake.set()
+            else:
+                self._failed = False
 
 
 def _pusher() -> Pusher:
@@ -166,17 +178,6 @@ def _pusher() -> Pusher:
 def push_events(session_id: int, events: list[dict[str, Any]]) -> None:
     for event in events:
         to_proctors(session_id, "event", event)
-
-
-def room_event(session_id: int, kind: str, attempt_id: int | None = None, **detail: Any) -> None:
-    """Log a terminal's event (login, disconnect, focus loss…) and push it with the row."""
-    now = utcnow()
-    with transaction(db.engine, write=True) as session:
-        event = service.log_event(session, session_id, kind, now, attempt_id, **detail)
-        row = service.event_row(event)
-    push_events(session_id, [row])
-    if attempt_id is not None:
-        push_candidates(session_id, {attempt_id}, now)
 
 
 def _watched(session_id: int) -> bool:

@@ -80,26 +80,36 @@ def test_changes_recorded_meanwhile_go_out_in_one_push(app: Flask) -> None:
     assert rounds[1] == ({42}, []) and len(started) == 1
 
 
-def test_a_failing_push_is_logged_and_the_pusher_goes_on(
+def test_a_failed_round_is_logged_and_put_back_once(
     app: Flask, caplog: pytest.LogCaptureFixture
 ) -> None:
     gate = Gate()
     gate.opened.set()
     rounds: list[Changes] = []
+    failing = {1, 2, 4}  # rounds that fail: the first, its retry, and a later one
 
     def push(attempts: set[int], events: list[Any], now: dt.datetime) -> None:
-        rounds.append((attempts, events))
-        if len(rounds) == 1:
-            raise RuntimeError("database gone")
+        rounds.append((set(attempts), list(events)))
+        if len(rounds) in failing:
+            raise RuntimeError("database is locked")
 
     pusher, _started = _pusher(app, gate, push)
     with caplog.at_level(logging.ERROR, logger="examserver.proctor.live"):
-        pusher.record({1}, [])
-        _wait_for(lambda: len(rounds) == 1)
-        _wait_for(lambda: "proctor push of 1 attempts" in caplog.text)
-    pusher.record({2}, [])
-    _wait_for(lambda: pusher.pushes == 1)
-    assert rounds == [({1}, []), ({2}, [])]
+        pusher.record({1}, [(1, {"id": 1})])
+        # Round 1 fails and is put back; round 2 (its retry) fails too and is dropped.
+        _wait_for(lambda: len(rounds) == 2)
+        _wait_for(lambda: caplog.text.count("proctor push of 1 attempts and 1 events") == 2)
+        pusher.record({2}, [])
+        _wait_for(lambda: pusher.pushes == 1)  # round 3 goes out: the pusher carries on
+        pusher.record({3}, [(1, {"id": 3})])
+        _wait_for(lambda: pusher.pushes == 2)  # round 4 fails, round 5 retries it
+    assert rounds == [
+        ({1}, [(1, {"id": 1})]),
+        ({1}, [(1, {"id": 1})]),
+        ({2}, []),
+        ({3}, [(1, {"id": 3})]),
+        ({3}, [(1, {"id": 3})]),
+    ]
 
 
 def _emits(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, str, dict[str, Any]]]:
