@@ -433,3 +433,26 @@ def test_proctor_verifies_starts_and_closes_a_room(
     refused = console.locator("#conn-refused-text")
     expect(refused).not_to_be_empty()
     assert "{" not in refused.inner_text()
+
+
+def test_the_log_keeps_newest_first_when_an_event_arrives_late(
+    demo_server: dict[str, Any], contexts: Any
+) -> None:
+    """Terminals' events come in coalesced rounds, staff actions at once: an older event may
+    arrive after a newer one and must still land below it."""
+    page = contexts()
+    page.goto(demo_server["base_url"] + "/exam")
+    order = page.evaluate(
+        """async () => {
+          const { EventLog } = await import("/static/js/proctor/eventlog.js");
+          const list = document.createElement("ol");
+          const empty = document.createElement("p");
+          const view = { t: (key) => key, timeOfDay: () => "08:00" };
+          const room = { byAttemptId: () => null };
+          const log = new EventLog(list, empty, view, room);
+          log.reset([{ id: 2, kind: "login", at: null }]);
+          for (const id of [5, 7, 6, 1, 7]) log.add({ id, kind: "connect", at: null });
+          return [...list.children].map((li) => Number(li.dataset.eventId));
+        }"""
+    )
+    assert order == [7, 6, 5, 2, 1]

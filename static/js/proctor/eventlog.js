@@ -45,11 +45,16 @@ export class EventLog {
     this.empty.hidden = this.list.childElementCount > 0;
   }
 
-  /** Add one pushed event at the top; an event already shown is ignored. */
+  /** Add one pushed event in its place (newest first, by id); one already shown is ignored.
+   * Terminals' events reach the console in coalesced rounds (up to 0.15 s late) while staff
+   * actions are pushed at once, so an event may arrive after a newer one. */
   add(event) {
     if (!event || this.seen.has(event.id)) return false;
     this.seen.add(event.id);
-    this.list.prepend(this._item(event));
+    const item = this._item(event);
+    let before = this.list.firstElementChild;
+    while (before && Number(before.dataset.eventId) > event.id) before = before.nextElementSibling;
+    this.list.insertBefore(item, before);
     while (this.list.childElementCount > MAX_SHOWN) this.list.lastElementChild.remove();
     this.empty.hidden = true;
     return true;
