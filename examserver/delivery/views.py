@@ -495,6 +495,7 @@ def init_app(app: Flask) -> None:
         start_task=socketio.start_background_task,
         app_context=app.app_context,
         after_commit=push_after_commit,
+        sleep=socketio.sleep,
     )
     app.extensions["examserver.clock"] = ClockTasks(
         engine_factory=lambda: db.engine,

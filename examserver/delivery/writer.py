@@ -25,6 +25,10 @@ from examserver.delivery.service import DeliveryError
 log = logging.getLogger("examserver.delivery.writer")
 
 MAX_BATCH = 512
+# Operations cost milliseconds each (a submission grades a paper), answers microseconds: a batch
+# holds at most this many operations, and the writer lets the loop run between batches, so that
+# a room submitting at once cannot hold every other terminal's acknowledgements for a second.
+MAX_OPERATIONS = 64
 
 
 @dataclass
@@ -226,6 +230,7 @@ class AnswerWriter:
         start_task: Callable[..., Any],
         app_context: Callable[[], Any],
         after_commit: Callable[[set[int], list[tuple[int, dict[str, Any]]]], None] | None = None,
+        sleep: Callable[[float], None] | None = None,
     ) -> None:
         self._engine_factory = engine_factory
         self._create_event = create_event
@@ -234,6 +239,7 @@ class AnswerWriter:
         self._start_task = start_task
         self._app_context = app_context
         self._after_commit = after_commit
+        self._sleep = sleep
         self._started = False
         self.batches = 0
         self.writes = 0
@@ -265,12 +271,17 @@ class AnswerWriter:
         return operation.result
 
     def _drain(self, first: Write) -> list[Write]:
+        """The next batch: what is queued, in order, up to MAX_BATCH writes and MAX_OPERATIONS
+        operations (what does not fit stays queued for the next batch)."""
         batch = [first]
-        while len(batch) < MAX_BATCH:
+        operations = int(isinstance(first, Operation))
+        while len(batch) < MAX_BATCH and operations < MAX_OPERATIONS:
             try:
-                batch.append(self._queue.get_nowait())
+                item = self._queue.get_nowait()
             except self._queue_empty:
                 break
+            batch.append(item)
+            operations += isinstance(item, Operation)
         return batch
 
     def _run(self) -> None:
@@ -293,6 +304,9 @@ class AnswerWriter:
             for item in batch:
                 item.done.set()
             self._notify(batch)
+            if self._sleep is not None and not self._queue.empty():
+                # More is queued (a full batch): let the acknowledged handlers answer first.
+                self._sleep(0)
 
     def _notify(self, batch: Sequence[Write]) -> None:
         """Hand the after-commit hook what the batch changed, on this thread: the hook only

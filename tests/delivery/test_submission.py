@@ -238,3 +238,30 @@ def test_papers_are_rendered_when_drawn(app, open_world) -> None:
             built = service.build_paper_view(db.session, paper.id)
             assert stored == built
             assert "answer" not in str(paper.view)
+
+
+def test_the_sweeper_yields_between_the_submissions_of_a_room(app, open_world, terminal) -> None:
+    """A room that started together reaches its deadline together: the sweeper grades one
+    attempt, lets the loop run, grades the next."""
+    from examserver.delivery.tasks import ClockTasks
+
+    world = open_world()
+    clients = [terminal(c, terminal_id=f"terminal-{i:04d}") for i, c in enumerate(world.candidates[:3])]
+    for client in clients:
+        _start(client)
+    with app.app_context():
+        deadline = max(db.session.get(Attempt, c.attempt_id).deadline_at for c in clients)
+    slept: list[float] = []
+    emitted: list[int] = []
+    clock = ClockTasks(
+        engine_factory=lambda: db.engine,
+        app_context=app.app_context,
+        emit_state=lambda attempt_id, state: emitted.append(attempt_id),
+        emit_tick=lambda attempt_id, remaining: None,
+        local_sids=lambda: [],
+        sleep=slept.append,
+        start_task=lambda *args: None,
+    )
+    submitted = clock.sweep(deadline)
+    assert sorted(submitted) == sorted(c.attempt_id for c in clients) == sorted(emitted)
+    assert slept == [0, 0]  # between the three submissions, not before the first

@@ -4,6 +4,7 @@ answers-only path) and through an ORM session (batches with other operations).""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 
@@ -74,3 +75,48 @@ def test_writes_apply_in_order_on_every_database(running_attempt, through) -> No
         assert rows == {items[0]: (["T"], 2, False), items[1]: ([], 0, True), items[2]: (["F"], 4, False)}
         attempt = db.session.get(Attempt, attempt_id)
         assert (attempt.last_seq, attempt.answered_count) == (4, 2)
+
+
+def test_a_batch_holds_a_bounded_number_of_operations_and_the_loop_runs_between(app) -> None:
+    """A room that submits at once: each operation costs milliseconds, so a batch takes at most
+    MAX_OPERATIONS of them, in order, and the writer yields before the next batch."""
+    import queue
+    import threading
+
+    from examserver.delivery.writer import MAX_OPERATIONS, AnswerWriter, Operation
+
+    tasks: list[Any] = []
+    slept: list[float] = []
+    applied: list[int] = []
+    batches_seen: list[int] = []
+    writer = AnswerWriter(
+        engine_factory=lambda: db.engine,
+        create_queue=queue.Queue,
+        queue_empty=queue.Empty,
+        create_event=threading.Event,
+        start_task=lambda target, *args: tasks.append(target),
+        app_context=app.app_context,
+        sleep=lambda seconds: (slept.append(seconds), batches_seen.append(writer.batches)),
+    )
+    count = 2 * MAX_OPERATIONS + 10
+    results: dict[int, Any] = {}
+
+    def submit(n: int) -> None:
+        results[n] = writer.run(Operation(lambda session, now, n=n: applied.append(n) or n))
+
+    # Queue every operation before the writer starts, as a room's submissions arrive together.
+    threads = []
+    for n in range(count):
+        thread = threading.Thread(target=submit, args=(n,), daemon=True)
+        thread.start()
+        threads.append(thread)
+        while writer._queue.qsize() < n + 1:  # noqa: SLF001  (keep the arrival order)
+            threading.Event().wait(0.001)
+    assert len(tasks) == 1
+    threading.Thread(target=tasks[0], daemon=True).start()
+    for thread in threads:
+        thread.join(10)
+    assert results == {n: n for n in range(count)}
+    assert applied == list(range(count))  # in arrival order
+    assert writer.batches == 3 and writer.writes == count
+    assert slept == [0, 0] and batches_seen == [1, 2]  # a yield after each full batch
