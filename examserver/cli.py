@@ -101,7 +101,7 @@ def user_create(role: str, password_file: Any, display_name: str, username: str)
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
-        user = create_user(db.session, username, password, role, display_name)
+        user = create_user(db.session(), username, password, role, display_name)
         db.session.commit()
     except AccountError as exc:
         db.session.rollback()

@@ -55,7 +55,7 @@ def demo(
     with app.app_context():
         try:
             world = seed_demo(
-                db.session,
+                db.session(),
                 drill_candidates=drill_candidates,
                 timezone=app.config["EXAMSERVER"]["TIMEZONE"],
             )

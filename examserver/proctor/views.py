@@ -181,10 +181,9 @@ class ProctorNamespace(Namespace):
                 events = [service.event_row(e) for e in outcome.events]
                 info = _session_info(exam_session, True) if outcome.session_changed else None
                 states = {
-                    attempt_id: delivery.state_payload(
-                        session, session.get(Attempt, attempt_id), now
-                    )
+                    attempt.id: delivery.state_payload(session, attempt, now)
                     for attempt_id in outcome.attempts
+                    if (attempt := session.get(Attempt, attempt_id)) is not None
                 }
         except delivery.DeliveryError as exc:  # ProctorError included
             return _fail(exc.code)
@@ -265,7 +264,7 @@ def _staff_lang() -> str:
 @roles_required(*WATCHERS)
 def sessions() -> ResponseReturnValue:
     user = current_user._get_current_object()
-    rows = service.watchable_sessions(db.session, user)
+    rows = service.watchable_sessions(db.session(), user)
     return render_template("proctor/sessions.html", sessions=rows)
 
 
@@ -276,12 +275,12 @@ def console(session_id: int) -> ResponseReturnValue:
     if exam_session is None:
         abort(404)
     user = current_user._get_current_object()
-    if not service.can_watch(db.session, user, exam_session):
+    if not service.can_watch(db.session(), user, exam_session):
         abort(403)
     return render_template(
         "proctor/console.html",
         exam_session=exam_session,
-        can_act=service.can_act(db.session, user, exam_session),
+        can_act=service.can_act(db.session(), user, exam_session),
     )
 
 

@@ -41,7 +41,7 @@ def import_command(
 
     try:
         report = import_file(
-            db.session,
+            db.session(),
             file.read_bytes(),
             file.name,
             bank_code,
@@ -124,10 +124,10 @@ def export_command(bank_code: str, fmt: str, output: Path, encoding: str) -> Non
     from examserver.question_bank.exporting import export_bank
     from examserver.question_bank.operations import get_bank
 
-    bank = get_bank(db.session, bank_code)
+    bank = get_bank(db.session(), bank_code)
     if bank is None:
         raise click.ClickException(f"bank_not_found: there is no bank {bank_code!r}")
-    output.write_bytes(export_bank(db.session, bank, fmt, encoding))
+    output.write_bytes(export_bank(db.session(), bank, fmt, encoding))
     click.echo(f"exported bank {bank.code} as {fmt} to {output}")
 
 

@@ -287,12 +287,12 @@ def duplicate_groups(session: Session, bank_id: int | None = None) -> list[list[
     )
     if bank_id is not None:
         keys = keys.where(Question.bank_id == bank_id)
-    rows = session.scalars(
-        select(Question)
-        .where(Question.stem_key.in_(keys), Question.status == QuestionStatus.active.value)
-        .where(True if bank_id is None else Question.bank_id == bank_id)
-        .order_by(Question.stem_key, Question.id)
-    ).all()
+    query = select(Question).where(
+        Question.stem_key.in_(keys), Question.status == QuestionStatus.active.value
+    )
+    if bank_id is not None:
+        query = query.where(Question.bank_id == bank_id)
+    rows = session.scalars(query.order_by(Question.stem_key, Question.id)).all()
     groups: dict[str, list[Question]] = {}
     for question in rows:
         groups.setdefault(question.stem_key, []).append(question)

@@ -172,7 +172,7 @@ def _report_page(
         "bank/import_report.html",
         report=report,
         token=token,
-        bank=get_bank(db.session, report.bank_code),
+        bank=get_bank(db.session(), report.bank_code),
         bank_name=bank_name,
     ), status
 
@@ -203,12 +203,12 @@ def import_check() -> ResponseReturnValue:
     try:
         if choice and choice != "__new__":
             bank_code = check_bank_code(choice)
-            if get_bank(db.session, bank_code) is None:
+            if get_bank(db.session(), bank_code) is None:
                 return _form_page(_("That bank does not exist."), 400)
             bank_name = ""
         else:
             bank_code = check_bank_code(new_code)
-            if get_bank(db.session, bank_code) is not None:
+            if get_bank(db.session(), bank_code) is not None:
                 return _form_page(
                     _(
                         "A bank with code %(code)s exists already: choose it in the list.",
@@ -220,7 +220,7 @@ def import_check() -> ResponseReturnValue:
         return _form_page(exc.message, 400)
     data = upload.read()
     report = import_file(
-        db.session,
+        db.session(),
         data,
         filename,
         bank_code,
@@ -256,7 +256,7 @@ def import_confirm() -> ResponseReturnValue:
     pending = load_pending(request.form.get("token", ""), current_user.id)
     valid_only = request.form.get("valid_only") == "1"
     report = import_file(
-        db.session,
+        db.session(),
         pending.data,
         pending.filename,
         pending.bank_code,
@@ -289,7 +289,7 @@ def import_confirm() -> ResponseReturnValue:
     if skipped:
         message += " " + _("%(count)d rows with errors were skipped.", count=skipped)
     flash(message, "success")
-    bank = get_bank(db.session, pending.bank_code)
+    bank = get_bank(db.session(), pending.bank_code)
     return redirect(url_for("bank.questions", bank=bank.id if bank else None))
 
 
@@ -316,10 +316,10 @@ def export() -> ResponseReturnValue:
         raise AppError("bad_format", _("Unknown export format."), 400)
     if encoding not in ("utf-8", "gb18030"):
         raise AppError("bad_encoding", _("Unknown encoding."), 400)
-    bank = get_bank(db.session, code) if code else None
+    bank = get_bank(db.session(), code) if code else None
     if bank is None:
         raise AppError("bank_not_found", _("There is no such bank."), 404)
-    data = export_bank(db.session, bank, fmt, encoding)
+    data = export_bank(db.session(), bank, fmt, encoding)
     stamp = utcnow().strftime("%Y%m%d")
     log.info("export by %s: bank %s as %s", current_user.username, bank.code, fmt)
     return _download(data, fmt, f"{bank.code}-{stamp}{EXPORT_SUFFIXES[fmt]}", encoding)

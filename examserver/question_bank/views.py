@@ -143,7 +143,7 @@ def questions() -> ResponseReturnValue:
     filters, page, error, status = queries.QuestionFilters(), None, None, 200
     try:
         filters = queries.parse_filters(request.args)
-        page = queries.list_questions(db.session, filters)
+        page = queries.list_questions(db.session(), filters)
     except AppError as exc:
         log.info("refused %s %s: %s (%s)", request.method, request.full_path, exc.code, exc.message)
         error, status = exc.message, exc.status
@@ -154,7 +154,7 @@ def questions() -> ResponseReturnValue:
         error=error,
         banks=banks,
         bank_codes={b.id: b.code for b in banks},
-        topics=queries.topic_choices(db.session, [b.id for b in banks]),
+        topics=queries.topic_choices(db.session(), [b.id for b in banks]),
         type_names=type_names(),
     ), status
 
@@ -185,17 +185,17 @@ def question_bulk() -> ResponseReturnValue:
         )
         return _back_to_list()
     if action == "retire":
-        count = ops.retire_questions(db.session, ids)
+        count = ops.retire_questions(db.session(), ids)
         message = _("%(n)s question(s) retired.", n=count)
     elif action == "restore":
-        count = ops.restore_questions(db.session, ids)
+        count = ops.restore_questions(db.session(), ids)
         message = _("%(n)s question(s) restored.", n=count)
     elif action == "move":
         target = _move_target()
         if target is None:
             return _back_to_list()
         bank, topic = target
-        count = ops.move_questions(db.session, ids, bank, topic)
+        count = ops.move_questions(db.session(), ids, bank, topic)
         message = _("%(n)s question(s) moved to %(bank)s.", n=count, bank=bank.name)
     else:
         used = _used_ids(ids)
@@ -210,7 +210,7 @@ def question_bulk() -> ResponseReturnValue:
             )
             return _back_to_list()
         for question in db.session.scalars(select(Question).where(Question.id.in_(ids))).all():
-            ops.delete_question(db.session, question)
+            ops.delete_question(db.session(), question)
         message = _("%(n)s question(s) deleted.", n=len(ids))
     db.session.commit()
     log.info("bulk %s of %d question(s) by %s", action, len(ids), current_user.username)
@@ -317,7 +317,7 @@ def _render_editor(
             problems=problems_by_field(problems),
             duplicates=duplicates,
             banks=banks,
-            topics=queries.topic_choices(db.session, [b.id for b in banks]),
+            topics=queries.topic_choices(db.session(), [b.id for b in banks]),
             type_names=type_names(),
         ),
         status,
@@ -388,7 +388,7 @@ def _save_question(question: Question | None) -> ResponseReturnValue:
             question, _values_from_entry(entry), duplicates=duplicates, status=409
         )
     if entry.topic_path:
-        existing = ops.find_topic(db.session, bank, entry.topic_path)
+        existing = ops.find_topic(db.session(), bank, entry.topic_path)
         target_topic, new_path = existing, existing is None
     else:
         target_topic, new_path = topic, False
@@ -397,13 +397,13 @@ def _save_question(question: Question | None) -> ResponseReturnValue:
             flash(_("Nothing changed."), "success")
             return redirect(url_for("bank.question_edit", question_id=question.id), code=303)
     if entry.topic_path:
-        topic = ops.ensure_topic(db.session, bank, entry.topic_path)
+        topic = ops.ensure_topic(db.session(), bank, entry.topic_path)
     try:
         if question is None:
-            question = ops.create_question(db.session, bank, content, topic, current_user.id)
+            question = ops.create_question(db.session(), bank, content, topic, current_user.id)
             message = _("Question %(id)s created.", id=question.id)
         else:
-            version = ops.update_question(db.session, question, content, topic, current_user.id)
+            version = ops.update_question(db.session(), question, content, topic, current_user.id)
             if current is not None and version.id != current.id:
                 message = _(
                     "Saved as version %(n)s; papers keep the version they used.",
@@ -499,13 +499,13 @@ def question_duplicates() -> ResponseReturnValue:
     bank = db.session.get(Bank, bank_ids[0]) if bank_ids else None
     if bad or (bank_ids and bank is None):
         raise AppError("bad_filter", _("There is no such bank."), 400)
-    groups = ops.duplicate_groups(db.session, bank.id if bank else None)
+    groups = ops.duplicate_groups(db.session(), bank.id if bank else None)
     return render_template(
         "bank/duplicates.html",
         banks=banks,
         bank=bank,
         groups=groups,
-        paths=queries.topic_paths(db.session, {q.bank_id for g in groups for q in g}),
+        paths=queries.topic_paths(db.session(), {q.bank_id for g in groups for q in g}),
     )
 
 
@@ -532,7 +532,7 @@ def question_duplicates_retire() -> ResponseReturnValue:
     if len(keys) != 1:
         _refuse("not_duplicates", _("These questions are not duplicates of each other."))
         return back
-    count = ops.retire_questions(db.session, [i for i in ids if i != keep[0]])
+    count = ops.retire_questions(db.session(), [i for i in ids if i != keep[0]])
     db.session.commit()
     flash(_("Kept question %(id)s and retired %(n)s duplicate(s).", id=keep[0], n=count), "success")
     return back
@@ -614,7 +614,7 @@ def _safe_filename(name: str) -> str:
 @roles_required(*BANK_EDITORS)
 def banks() -> ResponseReturnValue:
     return render_template(
-        "bank/banks.html", summaries=queries.bank_summaries(db.session), type_names=type_names()
+        "bank/banks.html", summaries=queries.bank_summaries(db.session()), type_names=type_names()
     )
 
 
@@ -681,7 +681,7 @@ def bank_edit(bank_id: int) -> ResponseReturnValue:
 def topics(bank_id: int) -> ResponseReturnValue:
     bank = _bank_or_404(bank_id)
     return render_template(
-        "bank/topics.html", bank=bank, nodes=queries.topic_tree(db.session, bank.id)
+        "bank/topics.html", bank=bank, nodes=queries.topic_tree(db.session(), bank.id)
     )
 
 
@@ -782,7 +782,7 @@ def topic_delete(bank_id: int, topic_id: int) -> ResponseReturnValue:
     topic = _topic_in_bank(bank, str(topic_id))
     if topic is None:
         raise AppError("topic_not_found", _("There is no such knowledge point in this bank."), 404)
-    nodes = queries.topic_tree(db.session, bank.id)
+    nodes = queries.topic_tree(db.session(), bank.id)
     start = next(i for i, n in enumerate(nodes) if n.id == topic.id)
     subtree = [nodes[start]]
     for node in nodes[start + 1 :]:
