@@ -44,6 +44,13 @@ def socketio_path() -> ResponseReturnValue:
     abort(404)
 
 
+# The same for the WebSocket handshake: a rule without ``websocket=True`` does not match an
+# upgrade request, and werkzeug keeps a WebsocketMismatch (with its traceback) instead.
+bp.add_url_rule(
+    "/socket.io/", endpoint="socketio_websocket", view_func=socketio_path, websocket=True
+)
+
+
 @bp.post("/lang/<code>")
 @public
 def set_language(code: str) -> ResponseReturnValue:

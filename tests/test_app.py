@@ -96,3 +96,16 @@ def test_proxy_hops_trust_the_forwarded_address(tmp_path: Path) -> None:
     _probe.allowed_roles = None
     app.test_client().get("/_probe", headers={"X-Forwarded-For": "10.1.2.3"})
     assert seen == ["10.1.2.3"]
+
+
+@pytest.mark.parametrize("upgrade", [False, True], ids=["polling", "websocket"])
+def test_a_socketio_event_context_matches_a_rule(app, upgrade: bool) -> None:
+    """Flask-SocketIO pushes a request context made from the handshake for events it runs; with
+    no matching rule werkzeug keeps a NotFound or a WebsocketMismatch and its traceback, a
+    reference cycle per event for the garbage collector."""
+    headers = {"Upgrade": "websocket", "Connection": "Upgrade"} if upgrade else {}
+    with app.test_request_context(
+        "/socket.io/?EIO=4&transport=websocket", headers=headers
+    ) as context:
+        assert context.request.routing_exception is None
+        assert context.url_adapter.websocket is upgrade

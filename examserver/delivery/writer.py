@@ -9,12 +9,13 @@ result: one commit, many acknowledgements, and an acknowledgement always means "
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, insert, select, update
+from sqlalchemy import Connection, Engine, Insert, Select, Update, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from examserver.db import transaction, utcnow
@@ -52,31 +53,19 @@ def apply_writes(
     A write is refused with not_running (the attempt is not running), deadline_passed (its
     deadline is reached) or stale_seq (a newer change of the same question is stored). A write
     whose seq is already stored with the same value is acknowledged again (idempotent resend).
-    Core statements, executed many at a time: this is the hot path of the whole system.
+    Core statements built once (``_statements``), executed many at a time: this is the hot path
+    of the whole system.
     """
     conn = db if isinstance(db, Connection) else db.connection()
+    statements = _statements()
     attempt_ids = sorted({w.attempt_id for w in writes})
-    query = select(
-        Attempt.id, Attempt.status, Attempt.deadline_at, Attempt.last_seq, Attempt.answered_count
-    ).where(Attempt.id.in_(attempt_ids))
-    if conn.dialect.name == "postgresql":
-        query = query.with_for_update()
-    attempts = {r.id: dict(r._mapping) for r in conn.execute(query)}
+    query = statements.attempts_locked if conn.dialect.name == "postgresql" else statements.attempts
+    attempts = {r.id: dict(r._mapping) for r in conn.execute(query, {"attempt_ids": attempt_ids})}
     answers: dict[tuple[int, int], dict[str, Any]] = {
         (r.attempt_id, r.paper_item_id): dict(r._mapping)
         for r in conn.execute(
-            select(
-                Answer.id,
-                Answer.attempt_id,
-                Answer.paper_item_id,
-                Answer.choice,
-                Answer.choice_seq,
-                Answer.flagged,
-                Answer.flag_seq,
-            ).where(
-                Answer.attempt_id.in_(attempt_ids),
-                Answer.paper_item_id.in_(sorted({w.item_id for w in writes})),
-            )
+            statements.answers,
+            {"attempt_ids": attempt_ids, "item_ids": sorted({w.item_id for w in writes})},
         )
     }
     touched_attempts: set[int] = set()
@@ -113,7 +102,7 @@ def apply_writes(
     known = [a for a in touched_answers.values() if a["id"] is not None]
     if fresh:
         conn.execute(
-            insert(Answer),
+            statements.insert_answers,
             [
                 {
                     "attempt_id": a["attempt_id"],
@@ -129,15 +118,7 @@ def apply_writes(
         )
     if known:
         conn.execute(
-            update(Answer.__table__)
-            .where(Answer.__table__.c.id == bindparam("b_id"))
-            .values(
-                choice=bindparam("b_choice"),
-                choice_seq=bindparam("b_choice_seq"),
-                flagged=bindparam("b_flagged"),
-                flag_seq=bindparam("b_flag_seq"),
-                updated_at=bindparam("b_now"),
-            ),
+            statements.update_answers,
             [
                 {
                     "b_id": a["id"],
@@ -152,13 +133,7 @@ def apply_writes(
         )
     if touched_attempts:
         conn.execute(
-            update(Attempt.__table__)
-            .where(Attempt.__table__.c.id == bindparam("b_id"))
-            .values(
-                last_seq=bindparam("b_last_seq"),
-                answered_count=bindparam("b_count"),
-                last_activity_at=bindparam("b_now"),
-            ),
+            statements.update_attempts,
             [
                 {
                     "b_id": i,
@@ -169,6 +144,65 @@ def apply_writes(
                 for i in sorted(touched_attempts)
             ],
         )
+
+
+@dataclass(frozen=True)
+class _Statements:
+    attempts: Select[Any]
+    attempts_locked: Select[Any]
+    answers: Select[Any]
+    insert_answers: Insert
+    update_answers: Update
+    update_attempts: Update
+
+
+@functools.cache
+def _statements() -> _Statements:
+    """The writer's statements, built once with their parameters bound at execution: a
+    statement built per batch is a few hundred objects in reference cycles (bind parameters,
+    anonymous labels) that the garbage collector has to find, a hundred times a second."""
+    answers = Answer.__table__
+    attempts = Attempt.__table__
+    read_attempts = select(
+        attempts.c.id,
+        attempts.c.status,
+        attempts.c.deadline_at,
+        attempts.c.last_seq,
+        attempts.c.answered_count,
+    ).where(attempts.c.id.in_(bindparam("attempt_ids", expanding=True)))
+    return _Statements(
+        attempts=read_attempts,
+        attempts_locked=read_attempts.with_for_update(),
+        answers=select(
+            answers.c.id,
+            answers.c.attempt_id,
+            answers.c.paper_item_id,
+            answers.c.choice,
+            answers.c.choice_seq,
+            answers.c.flagged,
+            answers.c.flag_seq,
+        ).where(
+            answers.c.attempt_id.in_(bindparam("attempt_ids", expanding=True)),
+            answers.c.paper_item_id.in_(bindparam("item_ids", expanding=True)),
+        ),
+        insert_answers=insert(answers),
+        update_answers=update(answers)
+        .where(answers.c.id == bindparam("b_id"))
+        .values(
+            choice=bindparam("b_choice"),
+            choice_seq=bindparam("b_choice_seq"),
+            flagged=bindparam("b_flagged"),
+            flag_seq=bindparam("b_flag_seq"),
+            updated_at=bindparam("b_now"),
+        ),
+        update_attempts=update(attempts)
+        .where(attempts.c.id == bindparam("b_id"))
+        .values(
+            last_seq=bindparam("b_last_seq"),
+            answered_count=bindparam("b_count"),
+            last_activity_at=bindparam("b_now"),
+        ),
+    )
 
 
 def _apply_dict(answer: dict[str, Any], write: AnswerWrite) -> tuple[bool, str | None]:
