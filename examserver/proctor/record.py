@@ -27,6 +27,8 @@ from examserver.delivery.models import Attempt
 from examserver.identity import mask_id_number
 from examserver.proctor.models import Incident, IncidentKind, RoomEvent, SessionStaff
 from examserver.proctor.service import ProctorError, candidate_status
+from examserver.records.service import format_points as card_points
+from examserver.records.service import kind_label
 from examserver.sessions.models import Candidate, ExamSession, Registration
 
 # Events a terminal reports: summarised per candidate, not listed one by one.
@@ -629,16 +631,6 @@ def action_label(kind: str) -> str:
     return str(labels.get(kind, kind))
 
 
-def exam_kind_label(kind: str) -> str:
-    labels = {
-        "initial": _("Initial training"),
-        "retraining": _("Re-training"),
-        "review": _("Review"),
-        "retake": _("Retake"),
-    }
-    return str(labels.get(kind, kind))
-
-
 def start_mode_label(mode: str) -> str:
     if mode == "proctor":
         return str(_("Proctor starts the room"))
@@ -646,8 +638,8 @@ def start_mode_label(mode: str) -> str:
 
 
 def format_points(value: float | None) -> str:
-    """Return a score without a needless decimal part: 80, 92.5."""
-    return DASH if value is None else f"{float(value):g}"
+    """Return a score without a needless decimal part (80, 92.5), or a dash for none yet."""
+    return DASH if value is None else card_points(value)
 
 
 def format_duration(value_ms: int) -> str:
@@ -929,7 +921,7 @@ def record_sheet(record: RoomRecord) -> RecordSheet:
         SheetField(str(_("Room")), record.room or DASH),
         SheetField(str(_("Session")), _named(record.session_name, record.session_code)),
         SheetField(str(_("Exam")), _named(record.exam_name, record.blueprint_code)),
-        SheetField(str(_("Training kind")), exam_kind_label(record.exam_kind)),
+        SheetField(str(_("Training kind")), kind_label(record.exam_kind)),
         SheetField(str(_("Start mode")), start_mode_label(record.start_mode)),
         SheetField(
             str(_("Duration and pass mark")),

@@ -120,6 +120,7 @@ def read_zip_member(archive: zipfile.ZipFile, name: str, limit: int = MAX_UNPACK
     try:
         with archive.open(name) as member:
             content = member.read(limit + 1)
+    # zipfile raises NotImplementedError for a compression method it does not support.
     except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError) as exc:
         raise TableError("not_a_zip", _("%(name)s cannot be unpacked.", name=name)) from exc
     if len(content) > limit:

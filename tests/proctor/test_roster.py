@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Iterable, Iterator
-from pathlib import Path
+from collections.abc import Iterable
 from typing import Any
 
 import pytest
@@ -21,24 +20,12 @@ from examserver.extensions import db
 from examserver.proctor import service
 from examserver.proctor.models import Incident, IncidentKind
 from examserver.sessions.models import Candidate, Registration
-from tests.conftest import PG_URL, make_app, require_postgres
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]:
+@pytest.fixture
+def app(any_db_app: Flask) -> Flask:
     """This module's worlds on both databases (the fixtures of tests.delivery use ``app``)."""
-    if request.param == "postgres":
-        require_postgres()
-        url = PG_URL
-    else:
-        url = "sqlite:///" + str(tmp_path / "test.db")
-    application = make_app(url)
-    # PostgreSQL is the same URL for every test, with ids restarting: forget cached totals.
-    service._ITEM_TOTALS.clear()
-    yield application
-    with application.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    return any_db_app
 
 
 # ---------------------------------------------------------------- the ORM version, as it was
