@@ -29,9 +29,11 @@ from examserver.delivery.tasks import ClockTasks
 from examserver.delivery.writer import AnswerWrite, AnswerWriter, Operation
 from examserver.extensions import csrf, db, socketio
 from examserver.i18n import LANGUAGES
+from examserver.identity import mask_id_number
 from examserver.notify import EXAM_NS, attempt_room, session_room, to_attempt
 from examserver.proctor import service as proctor_service
 from examserver.proctor.live import push_after_commit, push_attempts
+from examserver.question_bank.types import get_type
 
 log = logging.getLogger("examserver.delivery")
 
@@ -168,8 +170,6 @@ def _state_and_view(attempt_id: int) -> tuple[dict[str, Any], service.PaperView 
 
 
 def _masked(id_number: str) -> str:
-    from examserver.identity import mask_id_number
-
     return mask_id_number(id_number)
 
 
@@ -385,8 +385,6 @@ class ExamNamespace(Namespace):
         entry = self._entry(ident, question_id)
         if entry is None:
             return _fail("unknown_question")
-        from examserver.question_bank.types import get_type
-
         if not get_type(entry.type).validate_response(choice, sorted(entry.option_keys)):
             return _fail("bad_choice")
         ok, code = self.writer.write(
